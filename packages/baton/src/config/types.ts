@@ -1,0 +1,130 @@
+/**
+ * The normalized configuration: what the YAML file means once validated.
+ * Keys are camelCase, durations are milliseconds (`...Ms`), addresses are
+ * split into host and port, defaults are filled in. Everything downstream of
+ * the loader (data plane, health, VRRP, admin) consumes these types only.
+ *
+ * The YAML spelling (snake_case) is documented in DESIGN.md and docs/config.md.
+ */
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export type BalanceKind = 'roundrobin' | 'leastconn' | 'source' | 'writer';
+export type HealthCheckKind = 'tcp' | 'http' | 'mysql' | 'galera' | 'script';
+
+export interface ServerConfig {
+  name: string;
+  address: HostPort;
+  /** 0-256, default 1; 0 takes no new clients. */
+  weight: number;
+  /** Takes clients only while no primary (non-backup) server is up. */
+  backup: boolean;
+}
+
+export interface WriterConfig {
+  /** first: first up server in config order; galera-index: up server with the lowest wsrep_local_index. */
+  pick: 'first' | 'galera-index';
+  /** false: keep the current writer while it stays up, even when a preferred one returns. */
+  failback: boolean;
+  /** close: close client sessions to the old writer when the writer changes. */
+  onChange: 'close' | 'keep';
+}
+
+export interface HealthConfig {
+  check: HealthCheckKind;
+  intervalMs: number;
+  timeoutMs: number;
+  rise: number;
+  fall: number;
+  /** State before the first checks complete; default 'down'. */
+  initial: 'up' | 'down';
+  /** Port to check (tcp, http, mysql, galera); default the server's port. */
+  port?: number;
+  // http
+  path: string;
+  status: number;
+  expect?: string;
+  // mysql, galera
+  user?: string;
+  passwordEnv?: string;
+  database?: string;
+  query: string;
+  requireWritable: boolean;
+  maxReplicaLagS?: number;
+  donorOk: boolean;
+  // script
+  command?: string[];
+}
+
+export interface ServiceConfig {
+  name: string;
+  listen: HostPort;
+  balance: BalanceKind;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Other servers tried when a connect is refused or times out. */
+  retries: number;
+  /** Present exactly when balance is 'writer'. */
+  writer?: WriterConfig;
+  health?: HealthConfig;
+  servers: ServerConfig[];
+}
+
+export interface VrrpTrackScript {
+  command: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  rise: number;
+  fall: number;
+  /** 0: failure means FAULT; otherwise the priority moves by weight (keepalived semantics). */
+  weight: number;
+}
+
+export interface VirtualIp {
+  address: string;
+  prefixLength: number;
+}
+
+export interface VrrpInstanceConfig {
+  name: string;
+  interface: string;
+  routerId: number;
+  /** 1-254; 255 = address owner. */
+  priority: number;
+  version: 2 | 3;
+  advertIntervalMs: number;
+  preempt: boolean;
+  preemptDelayMs: number;
+  authPassEnv?: string;
+  /** Empty = multicast 224.0.0.18. */
+  unicastPeers: string[];
+  /** Source address for unicast adverts; default the interface's primary address. */
+  unicastSrcIp?: string;
+  virtualIps: VirtualIp[];
+  garp: { repeat: number; intervalMs: number; refreshMs: number };
+  track: { interfaces: string[]; services: string[]; scripts: VrrpTrackScript[] };
+  /** Each entry an argv prefix; called as ...argv INSTANCE NAME STATE PRIORITY. */
+  notify: string[][];
+  /** VRRPv3 checksum without the pseudo-header, as keepalived's vrrp_version 3 + v3_checksum_as_v2. */
+  v3ChecksumAsV2: boolean;
+}
+
+export interface AdminConfig {
+  listen: HostPort;
+  tokenEnv?: string;
+}
+
+export interface BatonConfig {
+  node: string;
+  admin: AdminConfig;
+  /** Data-plane worker processes; 'auto' = CPU count. */
+  workers: number | 'auto';
+  /** How long open sessions may finish on SIGTERM before they are closed. */
+  shutdownTimeoutMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  vrrp: VrrpInstanceConfig[];
+  services: ServiceConfig[];
+}
