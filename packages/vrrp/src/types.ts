@@ -1,0 +1,60 @@
+/**
+ * Shared vocabulary of the VRRP package: the router states and the reasons a
+ * received packet is dropped. Both are string-literal unions because they are
+ * also log keys and metric label values (`baton_vrrp_state{state}`,
+ * `baton_vrrp_packets_dropped_total{reason}`); renaming one is a breaking
+ * change for dashboards.
+ */
+
+/** RFC 5798 §6.4 (Initialize, Backup, Master) plus keepalived's FAULT. */
+export type VrrpState = 'init' | 'backup' | 'master' | 'fault';
+
+export const VRRP_STATES: readonly VrrpState[] = ['init', 'backup', 'master', 'fault'];
+
+/**
+ * Why a received packet was not processed. RFC 3768 §7.1 / RFC 5798 §7.1
+ * list the receive checks; each failed check has its own reason.
+ */
+export type DropReason =
+  /** Fewer bytes than an IPv4 header plus the 8-byte VRRP header. */
+  | 'too-short'
+  /** IPv4 header invalid: not version 4, IHL < 5, total length inconsistent, fragment, not protocol 112. */
+  | 'bad-ip-header'
+  /** IP TTL is not 255 (RFC 3768 §7.1, RFC 5798 §7.1). */
+  | 'bad-ttl'
+  /** VRRP version is not the configured one (2 or 3). */
+  | 'bad-version'
+  /** VRRP type is not 1 (ADVERTISEMENT). */
+  | 'bad-type'
+  /** VRRP checksum does not verify. */
+  | 'bad-checksum'
+  /** Length does not match the address count (and auth data for v2). */
+  | 'bad-length'
+  /** v2 authentication type or simple password does not match (RFC 3768 §5.3.6). */
+  | 'bad-auth'
+  /** VRID differs from the router's (RFC 3768 §7.1, RFC 5798 §7.1). */
+  | 'vrid-mismatch'
+  /** v2 only: Adver Int differs from the configured one (RFC 3768 §7.1). */
+  | 'interval-mismatch'
+  /** Unicast mode: the source is not a configured peer. */
+  | 'unknown-source'
+  /** The advertised virtual addresses differ from the configured ones (RFC 3768 §7.1 MAY; RFC 5798 §7.1). */
+  | 'address-mismatch'
+  /** Our own advert looped back (source is our primary address). */
+  | 'own-packet';
+
+export const DROP_REASONS: readonly DropReason[] = [
+  'too-short',
+  'bad-ip-header',
+  'bad-ttl',
+  'bad-version',
+  'bad-type',
+  'bad-checksum',
+  'bad-length',
+  'bad-auth',
+  'vrid-mismatch',
+  'interval-mismatch',
+  'unknown-source',
+  'address-mismatch',
+  'own-packet',
+];
