@@ -1,0 +1,175 @@
+/**
+ * VipManager over rtnetlink (RTM_NEWADDR / RTM_DELADDR through the `netlink`
+ * package): puts a VRRP instance's virtual IPs on its interface when it
+ * becomes master and takes them off when it leaves master. No `ip` process is
+ * forked: failover must not wait for fork/exec, and netlink errors come back
+ * as errno names we can branch on.
+ *
+ * Invariants:
+ * - add() and remove() are idempotent: an address already present (EEXIST)
+ *   or already absent (EADDRNOTAVAIL, or the interface is gone) is success.
+ * - Calls are applied strictly in call order, one after another, on an
+ *   internal promise chain, even when a remove() is issued while an add() is
+ *   still in flight (VipManager contract in ports.ts).
+ * - Every VIP is attempted even when an earlier one fails; the returned
+ *   promise rejects with one BatonError ('vip-add-failed' /
+ *   'vip-remove-failed') naming the addresses that could not be changed.
+ * - The interface index is looked up by name on each call, in the process's
+ *   own network namespace.
+ * - Leftovers from a crash: the daemon calls removeLeftovers() at start,
+ *   before its router runs, so a node that does not become master never
+ *   answers for a VIP; one that does becomes master through add() anyway.
+ */
+import { BatonError, describeError, silentLogger, type Logger } from '@baton/core';
+import { FlagsNew, type RtNetlinkSocket } from 'netlink';
+import type { VipManager } from '../ports.js';
+import {
+  AF_INET,
+  findLink,
+  formatIpv4,
+  ipv4Bytes,
+  netlinkErrno,
+  openRtNetlink,
+  parseIpv4Prefix,
+  type Ipv4Prefix,
+} from './netlink-util.js';
+
+export interface NetlinkVipOptions {
+  interface: string;
+  /** "10.0.0.10/24"; a bare address is /32. */
+  vips: readonly string[];
+  logger?: Logger;
+}
+
+export interface NetlinkVipManager extends VipManager {
+  /** Which of the configured VIPs are on the interface now (as "a.b.c.d/len"). */
+  present(): Promise<string[]>;
+  /** Removes configured VIPs found on the interface; resolves with those it removed. */
+  removeLeftovers(): Promise<string[]>;
+  /** Closes the netlink socket after the queued calls finish. Idempotent. */
+  close(): Promise<void>;
+}
+
+export function createNetlinkVipManager(options: NetlinkVipOptions): NetlinkVipManager {
+  const logger = options.logger ?? silentLogger;
+  const vips: Ipv4Prefix[] = options.vips.map(parseIpv4Prefix);
+  const ifname = options.interface;
+  let nl: RtNetlinkSocket | undefined;
+  let closed = false;
+  let chain: Promise<unknown> = Promise.resolve();
+
+  const socket = (): RtNetlinkSocket => {
+    if (closed) throw new BatonError('closed', 'VIP manager is closed');
+    nl ??= openRtNetlink();
+    return nl;
+  };
+
+  /** Runs `op` after every earlier call settled; the caller sees op's own outcome. */
+  const enqueue = <T>(op: () => Promise<T>): Promise<T> => {
+    const result = chain.then(op, op);
+    chain = result.catch(() => undefined);
+    return result;
+  };
+
+  const addOne = async (s: RtNetlinkSocket, index: number, vip: Ipv4Prefix): Promise<void> => {
+    const bytes = ipv4Bytes(vip.address);
+    try {
+      await s.newAddress(
+        { family: AF_INET, prefixlen: vip.prefixLength, index },
+        { local: bytes, address: bytes, label: ifname },
+        { flags: FlagsNew.CREATE | FlagsNew.EXCL },
+      );
+      logger.info('VIP added', { interface: ifname, vip: `${vip.address}/${vip.prefixLength}` });
+    } catch (err) {
+      if (netlinkErrno(err) !== 'EEXIST') throw err;
+    }
+  };
+
+  const removeOne = async (s: RtNetlinkSocket, index: number, vip: Ipv4Prefix): Promise<boolean> => {
+    const bytes = ipv4Bytes(vip.address);
+    try {
+      await s.delAddress({ family: AF_INET, prefixlen: vip.prefixLength, index }, { local: bytes, address: bytes });
+      logger.info('VIP removed', { interface: ifname, vip: `${vip.address}/${vip.prefixLength}` });
+      return true;
+    } catch (err) {
+      const errno = netlinkErrno(err);
+      if (errno === 'EADDRNOTAVAIL' || errno === 'ENODEV') return false;
+      throw err;
+    }
+  };
+
+  /** Applies `each` to every VIP, collecting failures into one error. */
+  const forEachVip = async <T>(
+    code: 'vip-add-failed' | 'vip-remove-failed',
+    each: (s: RtNetlinkSocket, index: number, vip: Ipv4Prefix) => Promise<T>,
+    onMissingInterface: () => T[],
+  ): Promise<T[]> => {
+    const s = socket();
+    let index: number;
+    try {
+      index = (await findLink(s, ifname)).index;
+    } catch (err) {
+      if (err instanceof BatonError && err.code === 'no-such-interface' && code === 'vip-remove-failed') return onMissingInterface();
+      throw new BatonError(code, `${code}: ${describeError(err)}`, { cause: err });
+    }
+    const results: T[] = [];
+    const failed: string[] = [];
+    let cause: unknown;
+    for (const vip of vips) {
+      try {
+        results.push(await each(s, index, vip));
+      } catch (err) {
+        failed.push(`${vip.address}/${vip.prefixLength} (${netlinkErrno(err) ?? describeError(err)})`);
+        cause ??= err;
+      }
+    }
+    if (failed.length > 0) throw new BatonError(code, `${code} on ${ifname}: ${failed.join(', ')}`, { cause });
+    return results;
+  };
+
+  const listPresent = async (): Promise<Ipv4Prefix[]> => {
+    const s = socket();
+    let index: number;
+    try {
+      index = (await findLink(s, ifname)).index;
+    } catch (err) {
+      if (err instanceof BatonError && err.code === 'no-such-interface') return [];
+      throw err;
+    }
+    const addrs = await s.getAddresses({ family: AF_INET });
+    const onLink = new Set<string>();
+    for (const a of addrs) {
+      if (a.data.index !== index || a.data.family !== AF_INET || !a.attrs.local) continue;
+      onLink.add(`${formatIpv4(a.attrs.local)}/${a.data.prefixlen ?? 32}`);
+    }
+    return vips.filter((v) => onLink.has(`${v.address}/${v.prefixLength}`));
+  };
+
+  return {
+    add: () =>
+      enqueue(async () => {
+        await forEachVip('vip-add-failed', addOne, () => []);
+      }),
+    remove: () =>
+      enqueue(async () => {
+        await forEachVip('vip-remove-failed', removeOne, () => []);
+      }),
+    present: () => enqueue(async () => (await listPresent()).map((v) => `${v.address}/${v.prefixLength}`)),
+    removeLeftovers: () =>
+      enqueue(async () => {
+        const found = await listPresent();
+        if (found.length === 0) return [];
+        const removed = await forEachVip('vip-remove-failed', removeOne, () => []);
+        const out = vips.filter((_, i) => removed[i]).map((v) => `${v.address}/${v.prefixLength}`);
+        if (out.length > 0) logger.warn('removed VIPs left over from an earlier run', { interface: ifname, vips: out.join(',') });
+        return out;
+      }),
+    close: () =>
+      enqueue(async () => {
+        if (closed) return;
+        closed = true;
+        nl?.socket.close();
+        nl = undefined;
+      }),
+  };
+}
