@@ -6,7 +6,8 @@
  * Invariants:
  * - Every advert leaves with TTL 255 (RFC 3768 §5.2.3, RFC 5798 §5.1.1.3),
  *   TOS 0xC0 (network control, as keepalived), protocol 112, and the source
- *   address `primaryAddr`. We write the IPv4 header ourselves (IP_HDRINCL):
+ *   address `primaryAddr`. We write the IPv4 header ourselves (IP_HDRINCL,
+ *   with the codec's encodeIpPacket):
  *   the v3 checksum covers a pseudo-header with the source address
  *   (RFC 5798 §5.2.8), so the source must be exactly the address the router
  *   checksummed with, never one the kernel picks (which could be a VIP).
@@ -22,7 +23,7 @@
  *   receive buffer), IPv4 header included. A throwing handler is logged and
  *   does not stop delivery to the others.
  * - send() never throws (AdvertTransport port); failures are counted in
- *   `sendErrors` and logged at most a few times per second.
+ *   `sendErrors` and logged at most 5 times per 10 s.
  */
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
@@ -30,16 +31,9 @@ import { isIPv4 } from 'node:net';
 import { BatonError, describeError, RateLimiter, silentLogger, type Logger } from '@baton/core';
 import type { AdvertTransport, PacketSource } from '../ports.js';
 import type { DropReason } from '../types.js';
+import { encodeIpPacket } from '../codec.js';
+import { VRRP_IP_PROTOCOL, VRRP_MULTICAST_ADDR, VRRP_TOS, VRRP_TTL } from '../constants.js';
 import { AF_INET, findLink, formatIpv4, ipv4Bytes, openRtNetlink } from './netlink-util.js';
-
-/** IANA protocol number of VRRP (RFC 5798 §5.1.1.4). */
-export const VRRP_PROTOCOL = 112;
-/** RFC 5798 §5.1.1.2: the IPv4 multicast address of VRRP. */
-export const VRRP_MULTICAST_GROUP = '224.0.0.18';
-/** RFC 3768 §5.2.3 / RFC 5798 §5.1.1.3: sent with TTL 255, and a received TTL other than 255 is dropped. */
-export const VRRP_TTL = 255;
-/** keepalived's default TOS: DSCP CS6 (network control). */
-export const VRRP_TOS = 0xc0;
 
 // Linux <netinet/in.h> / <asm-generic/socket.h> values not exported by raw-socket.
 const SOL_SOCKET = 1;
@@ -52,45 +46,6 @@ const IP_MULTICAST_IF = 32;
 const IP_MULTICAST_TTL = 33;
 const IP_MULTICAST_LOOP = 34;
 const IP_ADD_MEMBERSHIP = 35;
-
-export interface Ipv4HeaderFields {
-  src: string;
-  dst: string;
-  payloadLength: number;
-  /** Identification field; 0 lets the kernel choose one. */
-  id: number;
-  ttl?: number;
-  tos?: number;
-  protocol?: number;
-}
-
-/** RFC 1071 one's-complement checksum of `buf`. */
-function internetChecksum(buf: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < buf.length; i += 2) sum += buf.readUInt16BE(i);
-  if (buf.length % 2 === 1) sum += (buf[buf.length - 1] ?? 0) << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-/**
- * The 20-byte IPv4 header an advert is sent with: no options, no
- * fragmentation flags (as keepalived), checksum filled in. Pure.
- */
-export function buildIpv4Header(f: Ipv4HeaderFields): Buffer {
-  const h = Buffer.alloc(20);
-  h.writeUInt8(0x45, 0); // version 4, IHL 5
-  h.writeUInt8(f.tos ?? VRRP_TOS, 1);
-  h.writeUInt16BE(20 + f.payloadLength, 2);
-  h.writeUInt16BE(f.id & 0xffff, 4);
-  h.writeUInt16BE(0, 6);
-  h.writeUInt8(f.ttl ?? VRRP_TTL, 8);
-  h.writeUInt8(f.protocol ?? VRRP_PROTOCOL, 9);
-  ipv4Bytes(f.src).copy(h, 12);
-  ipv4Bytes(f.dst).copy(h, 16);
-  h.writeUInt16BE(internetChecksum(h), 10);
-  return h;
-}
 
 /** struct ip_mreqn: group, local address, interface index (host byte order). */
 function ipMreqn(group: string, local: string, ifindex: number): Buffer {
@@ -169,7 +124,7 @@ export async function openRawTransport(options: RawTransportOptions): Promise<Ra
   const raw = createRequire(import.meta.url)('raw-socket') as RawSocketModule;
   let socket: RawSocket;
   try {
-    socket = raw.createSocket({ protocol: VRRP_PROTOCOL, bufferSize: 2048 });
+    socket = raw.createSocket({ protocol: VRRP_IP_PROTOCOL, bufferSize: 2048 });
   } catch (err) {
     throw new BatonError('raw-socket-failed', `cannot open a raw socket for VRRP: ${describeError(err)}`, { cause: err });
   }
@@ -183,7 +138,7 @@ export async function openRawTransport(options: RawTransportOptions): Promise<Ra
     socket.setOption(IPPROTO_IP, IP_MULTICAST_TTL, VRRP_TTL);
     socket.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0);
     if (!unicast) {
-      const mreqn = ipMreqn(VRRP_MULTICAST_GROUP, primaryAddr, ifindex);
+      const mreqn = ipMreqn(VRRP_MULTICAST_ADDR, primaryAddr, ifindex);
       socket.setOption(IPPROTO_IP, IP_MULTICAST_IF, mreqn, mreqn.length);
       socket.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreqn, mreqn.length);
     }
@@ -240,7 +195,7 @@ export async function openRawTransport(options: RawTransportOptions): Promise<Ra
       try {
         const id = nextId;
         nextId = nextId >= 0xffff ? 1 : nextId + 1;
-        packet = Buffer.concat([buildIpv4Header({ src: primaryAddr, dst: dstAddr, payloadLength: payload.length, id }), payload]);
+        packet = encodeIpPacket(payload, { srcAddr: primaryAddr, dstAddr, id });
       } catch (err) {
         stats.sendErrors++;
         warn('send', 'VRRP advert not sent', { dst: dstAddr, error: describeError(err) });
