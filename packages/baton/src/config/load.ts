@@ -63,7 +63,10 @@ function readErrorText(err: unknown): string {
 
 function load(text: string, source: string, env: NodeJS.ProcessEnv): ConfigResult {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // resolveKnownTags: false keeps !!binary, !!set, !!timestamp... as plain
+  // strings (with a warning): the schema only knows maps, lists and scalars,
+  // and a Buffer or Set would otherwise reach it as an "object".
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, resolveKnownTags: false });
 
   const place = (issue: PathIssue): ConfigIssue => {
     const found = locate(doc, issue.path, issue.at);
@@ -72,12 +75,16 @@ function load(text: string, source: string, env: NodeJS.ProcessEnv): ConfigResul
   };
   const fromYaml = (e: YAMLError): ConfigIssue => {
     const pos = lineCounter.linePos(e.pos[0]);
-    const path = pathAtOffset(doc, e.pos[0]);
+    // A duplicate key sits in a sound tree, so its path is exact. After a
+    // syntax error the tree is whatever the parser salvaged and its key
+    // names can be fragments of the broken line: give the position only.
+    const path = e.code === 'DUPLICATE_KEY' ? pathAtOffset(doc, e.pos[0]) : [];
     return { path: formatPath(path), line: pos.line, column: pos.col, message: yamlMessage(e, path), source };
   };
 
-  const errors = doc.errors.map(fromYaml);
-  const warnings = doc.warnings.map(fromYaml);
+  const lineOf = (offset: number): number => lineCounter.linePos(offset).line;
+  const errors = firstPerLine(doc.errors, lineOf).map(fromYaml);
+  const warnings = firstPerLine(doc.warnings, lineOf).map(fromYaml);
   const finish = (): ConfigResult => ({ ok: false, errors: errors.sort(compareIssues), warnings: warnings.sort(compareIssues) });
 
   // A duplicate key leaves a well-formed tree (the last value wins in toJS),
@@ -88,7 +95,7 @@ function load(text: string, source: string, env: NodeJS.ProcessEnv): ConfigResul
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
-    errors.push({ path: '', line: 1, column: 1, message: describeError(err), source });
+    errors.push({ path: '', line: 1, column: 1, message: `YAML: ${describeError(err)}`, source });
     return finish();
   }
   if (data === null || data === undefined) {
@@ -112,6 +119,17 @@ function load(text: string, source: string, env: NodeJS.ProcessEnv): ConfigResul
 
   if (errors.length > 0 || !parsed.success) return finish();
   return { ok: true, config: parsed.data, warnings: warnings.sort(compareIssues) };
+}
+
+/** One syntax error usually sets off more on the same line; the first is the one worth reading. */
+function firstPerLine<T extends YAMLError>(list: readonly T[], lineOf: (offset: number) => number): T[] {
+  const seen = new Set<number>();
+  return list.filter((e) => {
+    const key = lineOf(e.pos[0]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function yamlMessage(e: YAMLError, path: readonly PropertyKey[]): string {

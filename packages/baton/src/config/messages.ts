@@ -85,6 +85,7 @@ const KEY_HINTS: Record<string, string> = {
 
 /** The message for an unknown key, with a hint when the key is a familiar name for something Baton has. */
 export function unknownKeyMessage(key: string): string {
-  const hint = KEY_HINTS[key];
+  // hasOwn: a key such as toString must not find Object.prototype's.
+  const hint = Object.hasOwn(KEY_HINTS, key) ? KEY_HINTS[key] : undefined;
   return hint ? `unknown key "${key}" (did you mean ${hint}?)` : `unknown key "${key}"`;
 }
