@@ -273,6 +273,27 @@ test('never throws: a missing file, an empty file, a scalar document, alias bomb
   }
 });
 
+test('anchors, aliases and merge keys share blocks; errors point where the value is written', () => {
+  const text = `
+services:
+  - &read
+    name: read
+    listen: 127.0.0.1:6447
+    health: &health { check: tcp, interval: 1s }
+    servers: [{ name: db1, address: 10.0.0.1:3306 }]
+  - <<: *read
+    name: read2
+    listen: 127.0.0.1:6448
+`;
+  const { config } = expectOk(loadConfigText(text, 't.yaml', {}));
+  assert.deepEqual(config.services.map((s) => [s.name, s.listen.port, s.health?.intervalMs, s.servers.length]), [
+    ['read', 6447, 1000, 1],
+    ['read2', 6448, 1000, 1],
+  ]);
+  const bad = expectErrors(loadConfigText(`${text}  - { name: r3, listen: 127.0.0.1:1, health: *health, servers: [{ name: a, address: 'x y:1' }] }\n`, 't', {}));
+  assert.deepEqual(bad.map((e) => [e.path, e.line]), [['services[2].servers[0].address', 11]]);
+});
+
 test('YAML type tags and prototype-named keys stay plain data', () => {
   const binary = loadConfigText('!!binary zz\n', 't', {});
   assert.deepEqual(expectErrors(binary).map((e) => e.message), ['expected a mapping, got "zz"']);

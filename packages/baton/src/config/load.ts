@@ -66,7 +66,8 @@ function load(text: string, source: string, env: NodeJS.ProcessEnv): ConfigResul
   // resolveKnownTags: false keeps !!binary, !!set, !!timestamp... as plain
   // strings (with a warning): the schema only knows maps, lists and scalars,
   // and a Buffer or Set would otherwise reach it as an "object".
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, resolveKnownTags: false });
+  // merge: true honours `<<: *defaults`, the usual way to share a health block.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, resolveKnownTags: false, merge: true });
 
   const place = (issue: PathIssue): ConfigIssue => {
     const found = locate(doc, issue.path, issue.at);

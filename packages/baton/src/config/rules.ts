@@ -59,6 +59,8 @@ const HEALTH_OPTION_CHECKS: Record<string, readonly string[]> = {
   command: ['script'],
 };
 
+const OTHER_BALANCES: ReadonlySet<string> = new Set(['roundrobin', 'leastconn', 'source']);
+
 export interface RuleResult {
   errors: PathIssue[];
   warnings: PathIssue[];
@@ -134,11 +136,12 @@ function checkServices(
     const balance = service.balance === undefined ? 'roundrobin' : asString(service.balance);
     const health = service.health === undefined ? undefined : asMap(service.health);
     const check = asString(health?.check);
-    if (service.writer !== undefined && balance !== 'writer') {
+    // With an invalid balance the schema already reports the real mistake.
+    if (service.writer !== undefined && balance !== undefined && OTHER_BALANCES.has(balance)) {
       errors.push({
         path: at('writer'),
         at: 'key',
-        message: `writer settings apply only to balance: writer; this service balances with ${balance ?? 'an invalid balance'}`,
+        message: `writer settings apply only to balance: writer; this service balances with ${balance}`,
       });
     } else if (balance === 'writer' && asMap(service.writer).pick === 'galera-index' && check !== 'galera') {
       errors.push({
