@@ -272,7 +272,14 @@ export class Router {
       for (let e = this.queue.shift(); e; e = this.queue.shift()) {
         const { next, actions } = step(this.sm, this.s, e, this.clock.now());
         this.s = next;
-        for (const a of actions) this.run(a);
+        for (const a of actions) {
+          try {
+            this.run(a);
+          } catch (err) {
+            // A port broke its never-throw contract: log it and carry on with the next action.
+            this.log.error('vrrp action failed', { action: a.type, error: describeError(err) });
+          }
+        }
       }
     } finally {
       this.running = false;

@@ -369,3 +369,27 @@ test('bad config is refused with VRRP_CONFIG', () => {
     assert.throws(() => setup(over), { code: 'VRRP_CONFIG' }, JSON.stringify(over));
   }
 });
+
+test('a port that throws is logged and the router carries on', () => {
+  const t = setup();
+  let calls = 0;
+  const router = new Router({
+    config: BASE,
+    clock: t.clock,
+    transport: {
+      send() {
+        calls++;
+        throw new Error('EPERM');
+      },
+    },
+    vips: t.vips,
+    garp: t.garp,
+    logger: t.logger,
+  });
+  router.start();
+  t.clock.advance(MDI_150 + 2000);
+  assert.equal(router.state, 'master');
+  assert.equal(calls, 3);
+  assert.equal(t.vips.owned, true);
+  assert.equal(t.logger.lines.filter((l) => l.message === 'vrrp action failed').length, 3);
+});
