@@ -101,16 +101,18 @@ export class MysqlSession {
     }
     live.dead = true;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        live.conn.destroy();
-        resolve();
-      }, 1000);
-      timer.unref();
-      live.conn.end(() => {
+      const finish = () => {
         clearTimeout(timer);
         live.conn.destroy();
         resolve();
-      });
+      };
+      const timer = setTimeout(finish, 1000);
+      timer.unref();
+      // mysql2 calls end()'s callback before COM_QUIT is written; wait for the
+      // server to close the socket instead, or it counts an aborted client.
+      const stream = (live.conn as unknown as { stream?: { once(e: string, f: () => void): void } }).stream;
+      if (stream) stream.once('close', finish);
+      live.conn.end(() => {});
     });
   }
 
