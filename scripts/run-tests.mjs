@@ -39,7 +39,7 @@ const pick = (files) => (filter ? files.filter((f) => relative(root, f).includes
 const counts = { passed: 0, failed: 0, skipped: 0 };
 async function phase(files, concurrency) {
   if (files.length === 0) return;
-  const stream = run({ files, concurrency, timeout: 15 * 60_000 });
+  const stream = run({ files, concurrency, timeout: 5 * 60_000 });
   stream.on('test:pass', (e) => {
     if (e.details?.type === 'suite') return;
     if (e.skip || e.todo) counts.skipped++;
