@@ -50,8 +50,22 @@ function effectiveState(s: ServerControl): ServerState {
   return s.health;
 }
 
+/** Told after every effective server-state or writer change. */
+export type ControlListener = (event: { service: string; server?: string; state?: ServerState; writer?: string | null; reason: string }) => void;
+
 export class ControlPlane {
   private services = new Map<string, ServiceControl>();
+  private readonly listeners = new Set<ControlListener>();
+
+  /** Subscribes to state and writer changes; returns the unsubscribe function. */
+  subscribe(listener: ControlListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: Parameters<ControlListener>[0]): void {
+    for (const l of this.listeners) l(event);
+  }
 
   constructor(private readonly link: DataPlaneLink) {}
 
@@ -77,6 +91,7 @@ export class ControlPlane {
       next.set(svc.name, { config: svc, servers, writer: previous?.writer ?? null });
     }
     this.services = next;
+    this.emit({ service: '*', reason: 'config' });
     for (const svc of next.values()) {
       // Re-assert states: a service whose listener was re-created starts from its spec's initial state.
       for (const [name, s] of svc.servers) this.link.setServerState(svc.config.name, name, s.effective, 'config');
@@ -119,6 +134,7 @@ export class ControlPlane {
     if (effective !== s.effective) {
       s.effective = effective;
       this.link.setServerState(svc.config.name, name, effective, reason);
+      this.emit({ service: svc.config.name, server: name, state: effective, reason });
     }
     if (svc.config.balance === 'writer') this.decideWriter(svc, svc.writer, reason);
   }
@@ -133,6 +149,7 @@ export class ControlPlane {
     if (writer === svc.writer) return;
     svc.writer = writer;
     this.link.setWriter(svc.config.name, writer, reason);
+    this.emit({ service: svc.config.name, writer, reason });
   }
 
   writer(service: string): string | null {

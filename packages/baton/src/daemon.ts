@@ -12,6 +12,16 @@ import { formatConfigIssue, loadConfigFile } from './config/index.js';
 import type { BatonConfig } from './config/types.js';
 import { ControlPlane } from './control-plane.js';
 import { toServiceSpec } from './specs.js';
+import type { Subsystem, SubsystemContext } from './subsystem.js';
+
+/**
+ * The subsystems, in start order (stopped in reverse). Each is constructed
+ * here and nowhere else.
+ */
+function createSubsystems(context: SubsystemContext): Subsystem[] {
+  void context;
+  return [];
+}
 
 export interface DaemonOptions {
   configPath: string;
@@ -25,6 +35,8 @@ export class Daemon {
   private readonly logger: Logger;
   private stopping: Promise<void> | undefined;
   private reloading: Promise<boolean> = Promise.resolve(true);
+  private readonly subsystems: Subsystem[];
+  private started: Subsystem[] = [];
 
   constructor(private readonly options: DaemonOptions) {
     this.logger = options.logger;
@@ -33,6 +45,7 @@ export class Daemon {
       setServerState: (service, server, state, reason) => this.dataPlane.setServerState(service, server, state, reason),
       setWriter: (service, server, reason) => this.dataPlane.setWriter(service, server, reason),
     });
+    this.subsystems = createSubsystems({ logger: this.logger, control: this.control, dataPlane: this.dataPlane });
   }
 
   get currentConfig(): BatonConfig | undefined {
@@ -55,6 +68,10 @@ export class Daemon {
     await this.dataPlane.apply(config.services.map(toServiceSpec));
     this.config = config;
     this.control.setConfig(config);
+    for (const sub of this.subsystems) {
+      await sub.start(config);
+      this.started.push(sub);
+    }
     this.logger.info('baton started', {
       node: config.node,
       config: this.options.configPath,
@@ -83,6 +100,7 @@ export class Daemon {
       const diff = await this.dataPlane.apply(config.services.map(toServiceSpec));
       this.config = config;
       this.control.setConfig(config);
+      for (const sub of this.started) await sub.reload(config);
       this.logger.info('config reloaded', {
         added: diff.added.join(',') || '-',
         removed: diff.removed.join(',') || '-',
@@ -100,6 +118,10 @@ export class Daemon {
     this.stopping ??= (async () => {
       const graceMs = this.config?.shutdownTimeoutMs ?? 10_000;
       this.logger.info('shutting down', { open_sessions: this.dataPlane.activeSessions(), grace_ms: graceMs });
+      for (const sub of [...this.started].reverse()) {
+        await sub.stop().catch((err: unknown) => this.logger.error('subsystem stop failed', { subsystem: sub.name, error: describeError(err) }));
+      }
+      this.started = [];
       const closed = await this.dataPlane.shutdown(graceMs);
       this.logger.info('stopped', { sessions_closed: closed });
     })();
