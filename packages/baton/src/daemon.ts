@@ -13,14 +13,14 @@ import type { BatonConfig } from './config/types.js';
 import { ControlPlane } from './control-plane.js';
 import { toServiceSpec } from './specs.js';
 import type { Subsystem, SubsystemContext } from './subsystem.js';
+import { HealthSubsystem } from './health/index.js';
 
 /**
  * The subsystems, in start order (stopped in reverse). Each is constructed
  * here and nowhere else.
  */
 function createSubsystems(context: SubsystemContext): Subsystem[] {
-  void context;
-  return [];
+  return [new HealthSubsystem(context)];
 }
 
 export interface DaemonOptions {
