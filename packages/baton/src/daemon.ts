@@ -14,13 +14,15 @@ import { ControlPlane } from './control-plane.js';
 import { toServiceSpec } from './specs.js';
 import type { Subsystem, SubsystemContext } from './subsystem.js';
 import { HealthSubsystem } from './health/index.js';
+import { VrrpSubsystem } from './vrrp/index.js';
 
 /**
  * The subsystems, in start order (stopped in reverse). Each is constructed
  * here and nowhere else.
  */
 function createSubsystems(context: SubsystemContext): Subsystem[] {
-  return [new HealthSubsystem(context)];
+  // VRRP after health: tracked services already have their first states; stopped first, so priority 0 goes out before the drain.
+  return [new HealthSubsystem(context), new VrrpSubsystem(context)];
 }
 
 export interface DaemonOptions {

@@ -1,0 +1,320 @@
+/**
+ * One running VRRP instance (a `vrrp:` entry): the Linux adapters of
+ * @baton/vrrp wired around a Router on the real clock, plus its tracking
+ * (interfaces, scripts, services) and counters.
+ *
+ * Start order matters and is fixed:
+ * 1. VIPs left on the interface by a crashed predecessor are removed before
+ *    anything else: a node that starts as backup must not answer for the VIP.
+ * 2. Transport, GARP sender and notifier are opened; a failure closes what
+ *    was opened and rejects (a deployment error, reported at start).
+ * 3. Tracking is armed and its current state applied as faults BEFORE the
+ *    router starts, so a node whose tracked link is down starts in FAULT
+ *    instead of flapping through BACKUP.
+ * 4. Only then the packet handler is wired and the router started.
+ *
+ * Invariants:
+ * - `stop()` sends priority 0 when master and removes the VIPs (through
+ *   Router.shutdown) before it closes any adapter; it waits for the STOP
+ *   notify scripts at most NOTIFY_DRAIN_MS, so a hung script never holds a
+ *   shutdown.
+ * - Every fault reason is a stable string (`interface:eth0`, `script:N`,
+ *   `service:write`): it appears in the transition reason and the logs.
+ * - Packets for a sibling instance on the same interface (another VRID we
+ *   run) are not this instance's drops; anything else goes to the router,
+ *   which counts every rejection by reason.
+ */
+import { BatonError, describeError, realClock, type Logger } from '@baton/core';
+import {
+  Router,
+  createNetlinkVipManager,
+  createScriptNotifier,
+  notifyStateName,
+  openGarpSender,
+  openLinkWatch,
+  openRawTransport,
+  peekVrid,
+  startTrackScript,
+  type LinkWatch,
+  type LinuxGarpSender,
+  type NetlinkVipManager,
+  type Notifier,
+  type RawTransport,
+  type RouterConfig,
+  type ScriptNotifier,
+  type StateChange,
+  type TrackScript,
+  type VrrpState,
+} from '@baton/vrrp';
+import type { VrrpInstanceConfig } from '../config/types.js';
+import { InstanceStats, type InstanceCounters } from './stats.js';
+
+/** Longest wait for queued notify scripts (the STOP one) during stop(). */
+const NOTIFY_DRAIN_MS = 2000;
+
+/** What the instance needs from the rest of the daemon. */
+export interface InstanceDeps {
+  logger: Logger;
+  /** Services that have no up server right now (ControlPlane.servicesWithoutUpServer). */
+  servicesWithoutUpServer(): string[];
+  /** Subscribes to control-plane changes; returns the unsubscribe function. */
+  subscribeControl(listener: () => void): () => void;
+  /** VRIDs of the other instances on the same interface (their packets are not ours to count). */
+  siblingVrids(): ReadonlySet<number>;
+}
+
+export interface InstanceSnapshot {
+  name: string;
+  state: VrrpState;
+  priority: number;
+  effectivePriority: number;
+  master: string | null;
+  virtualIps: string[];
+  faults: string[];
+  stats: InstanceCounters;
+}
+
+export function vipStrings(cfg: VrrpInstanceConfig): string[] {
+  return cfg.virtualIps.map((v) => `${v.address}/${v.prefixLength}`);
+}
+
+/** The v2 password from the environment, or undefined. Throws when the named variable is unset. */
+export function resolveAuthPass(cfg: VrrpInstanceConfig): string | undefined {
+  if (cfg.authPassEnv === undefined) return undefined;
+  const value = process.env[cfg.authPassEnv];
+  if (value === undefined || value === '') {
+    throw new BatonError('config-invalid', `vrrp ${cfg.name}: auth_pass_env ${cfg.authPassEnv} is not set`);
+  }
+  return value;
+}
+
+/** Logs keepalived-style transition lines, then hands the change to the notify scripts. */
+function loggingNotifier(log: Logger, scripts: ScriptNotifier | undefined): Notifier {
+  return {
+    notify(change: StateChange) {
+      log.info(`${change.instance} entering ${notifyStateName(change.to)} state`, {
+        from: change.from,
+        reason: change.reason,
+        priority: change.priority,
+      });
+      scripts?.notify(change);
+    },
+  };
+}
+
+export class VrrpInstance {
+  readonly name: string;
+  readonly stats = new InstanceStats();
+  private router: Router | undefined;
+  private transport: RawTransport | undefined;
+  private vips: NetlinkVipManager | undefined;
+  private garp: LinuxGarpSender | undefined;
+  private scripts: ScriptNotifier | undefined;
+  private linkWatch: LinkWatch | undefined;
+  private readonly trackScripts: TrackScript[] = [];
+  private readonly cleanups: (() => void)[] = [];
+  private readonly log: Logger;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly config: VrrpInstanceConfig,
+    private readonly deps: InstanceDeps,
+  ) {
+    this.name = config.name;
+    this.log = deps.logger.child({ instance: config.name });
+  }
+
+  /** Opens everything and starts the router; on failure closes what was opened and rethrows. */
+  async start(): Promise<void> {
+    try {
+      await this.open();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  private async open(): Promise<void> {
+    const c = this.config;
+    const authPass = resolveAuthPass(c);
+    const vipList = vipStrings(c);
+    const log = this.log;
+
+    this.vips = createNetlinkVipManager({ interface: c.interface, vips: vipList, logger: log });
+    const leftovers = await this.vips.removeLeftovers();
+    if (leftovers.length > 0) log.warn('removed virtual ips left from a previous run', { vips: leftovers.join(',') });
+
+    this.transport = await openRawTransport({
+      interface: c.interface,
+      ...(c.unicastSrcIp !== undefined ? { primaryAddr: c.unicastSrcIp } : {}),
+      unicastPeers: c.unicastPeers,
+      onDrop: (reason) => this.stats.packetDropped(reason),
+      logger: log,
+    });
+    this.garp = await openGarpSender({ interface: c.interface, vips: vipList, logger: log });
+    if (c.notify.length > 0) this.scripts = createScriptNotifier({ scripts: c.notify, logger: log });
+
+    const routerConfig: RouterConfig = {
+      name: c.name,
+      vrid: c.routerId,
+      priority: c.priority,
+      version: c.version,
+      advertIntervalMs: c.advertIntervalMs,
+      preempt: c.preempt,
+      preemptDelayMs: c.preemptDelayMs,
+      primaryAddr: this.transport.primaryAddr,
+      unicastPeers: c.unicastPeers,
+      virtualIps: vipList,
+      ...(authPass !== undefined ? { authPass } : {}),
+      v3ChecksumAsV2: c.v3ChecksumAsV2,
+      garp: { repeat: c.garp.repeat, intervalMs: c.garp.intervalMs, refreshMs: c.garp.refreshMs },
+    };
+    const router = new Router({
+      config: routerConfig,
+      clock: realClock,
+      transport: this.transport,
+      vips: this.vips,
+      garp: this.garp,
+      notifier: loggingNotifier(log, this.scripts),
+      stats: this.stats,
+      logger: log,
+    });
+    this.router = router;
+
+    await this.armTracking(router);
+
+    const ownVrid = c.routerId;
+    this.cleanups.push(
+      this.transport.onPacket((packet) => {
+        const vrid = peekVrid(packet);
+        if (vrid !== undefined && vrid !== ownVrid && this.deps.siblingVrids().has(vrid)) return;
+        router.handlePacket(packet);
+      }),
+    );
+    router.start();
+    log.info('vrrp instance started', {
+      interface: c.interface,
+      router_id: c.routerId,
+      version: c.version,
+      priority: c.priority,
+      advert_interval_ms: c.advertIntervalMs,
+      src: this.transport.primaryAddr,
+      mode: c.unicastPeers.length > 0 ? 'unicast' : 'multicast',
+    });
+  }
+
+  private async armTracking(router: Router): Promise<void> {
+    const c = this.config;
+    if (c.track.interfaces.length > 0) {
+      this.linkWatch = await openLinkWatch({
+        interfaces: c.track.interfaces,
+        onChange: (change) => {
+          this.log.info(change.up ? 'tracked interface up' : 'tracked interface down', { interface: change.name });
+          router.setFault(`interface:${change.name}`, !change.up);
+        },
+        logger: this.log,
+      });
+      for (const name of c.track.interfaces) if (!this.linkWatch.isUp(name)) router.setFault(`interface:${name}`, true);
+    }
+
+    c.track.scripts.forEach((s, i) => {
+      const reason = `script:${i}`;
+      let appliedDelta = 0;
+      const script: TrackScript = startTrackScript({
+        name: `${c.name}/${reason}`,
+        command: s.command,
+        intervalMs: s.intervalMs,
+        timeoutMs: s.timeoutMs,
+        rise: s.rise,
+        fall: s.fall,
+        weight: s.weight,
+        logger: this.log,
+        onChange: (status) => {
+          this.log.info('track script status', { script: reason, command: s.command.join(' '), status });
+          const effect = script.effect();
+          router.setFault(reason, effect.fault);
+          // adjustPriority is incremental: apply the difference from what this script contributed so far.
+          if (effect.priorityDelta !== appliedDelta) {
+            router.adjustPriority(effect.priorityDelta - appliedDelta);
+            appliedDelta = effect.priorityDelta;
+          }
+        },
+      });
+      this.trackScripts.push(script);
+    });
+
+    if (c.track.services.length > 0) {
+      const tracked = c.track.services;
+      const faulted = new Set<string>();
+      const check = () => {
+        const down = new Set(this.deps.servicesWithoutUpServer());
+        for (const svc of tracked) {
+          const isDown = down.has(svc);
+          if (isDown === faulted.has(svc)) continue;
+          if (isDown) faulted.add(svc);
+          else faulted.delete(svc);
+          this.log.info(isDown ? 'tracked service has no up server' : 'tracked service has an up server', { service: svc });
+          router.setFault(`service:${svc}`, isDown);
+        }
+      };
+      check();
+      this.cleanups.push(this.deps.subscribeControl(check));
+    }
+  }
+
+  snapshot(): InstanceSnapshot {
+    const r = this.router;
+    return {
+      name: this.name,
+      state: r?.state ?? 'init',
+      priority: this.config.priority,
+      effectivePriority: r?.effectivePriority ?? this.config.priority,
+      master: r?.masterAddr ?? null,
+      virtualIps: vipStrings(this.config),
+      faults: [...(r?.faults ?? [])],
+      stats: this.stats.toJSON(),
+    };
+  }
+
+  /** Logs the counters as one line (SIGUSR2 and shutdown). */
+  logStats(): void {
+    const s = this.stats.toJSON();
+    const drops = Object.entries(s.drops)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k}=${n}`)
+      .join(',');
+    const transitions = Object.entries(s.transitions)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k}=${n}`)
+      .join(',');
+    this.log.info('vrrp stats', {
+      state: this.router?.state ?? 'init',
+      adverts_sent: s.advertsSent,
+      adverts_received: s.advertsReceived,
+      dropped: this.stats.totalDrops,
+      drops: drops || '-',
+      transitions: transitions || '-',
+    });
+  }
+
+  /** Priority 0 when master, VIPs removed, then every adapter closed. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.close();
+    return this.stopping;
+  }
+
+  private async close(): Promise<void> {
+    for (const fn of this.cleanups.splice(0)) fn();
+    for (const s of this.trackScripts.splice(0)) s.stop();
+    this.linkWatch?.close();
+    if (this.router) await this.router.shutdown();
+    if (this.scripts) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.scripts.idle(), new Promise<void>((r) => (timer = setTimeout(r, NOTIFY_DRAIN_MS)))]);
+      clearTimeout(timer);
+    }
+    this.transport?.close();
+    this.garp?.close();
+    await this.vips?.close().catch((err: unknown) => this.log.warn('closing netlink failed', { error: describeError(err) }));
+  }
+}
