@@ -105,8 +105,8 @@ export class HealthSubsystem implements Subsystem {
       servers,
       logger,
       onChange: (change) => {
+        // The scheduler has logged the verdict; the control plane logs the resulting state.
         const reason = change.label === 'ok' ? 'check passed' : `${change.label}: ${change.detail}`;
-        logger.info(`health ${change.to}`, { server: change.server, reason: change.label, detail: change.label === 'ok' ? undefined : change.detail });
         this.control.setHealth(svc.name, change.server, change.to === 'up', reason, change.result.info?.galeraIndex);
       },
       onResult: (server, result, health) => {
