@@ -1,0 +1,574 @@
+#!/usr/bin/env node
+/**
+ * Side-by-side benchmark: a backend reached directly, through HAProxy
+ * (mode tcp, one thread) and through Baton, with equivalent configs, all on
+ * 127.0.0.1. Prints one table with Baton/HAProxy and Baton/direct ratios and
+ * writes benchmarks/results/latest.json.
+ *
+ *   node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn] [--profile]
+ *
+ * Pinning (see /work/shared/PERFORMANCE.md): load generators and backends on
+ * CPU 0, the proxy on CPU 1, so a proxy's figure is bounded by its own CPU
+ * and not by what it shares a core with. Paths are interleaved within each
+ * round (and their order rotated) so drift over the run hits all three alike;
+ * each figure is the median of the rounds.
+ *
+ * Every process started here is stopped by its PID on the way out, also on
+ * failure and on Ctrl-C; the temp directory is removed.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const CLI = path.join(ROOT, 'packages/baton/dist/src/cli.js');
+const BACKEND = path.join(HERE, 'lib/http-backend.mjs');
+const RESULTS = path.join(HERE, 'results');
+
+const LOAD_CPU = '0';
+const PROXY_CPU = '1';
+/** Hard ceiling on the whole run; a stuck tool must not hold the machine. */
+const RUN_DEADLINE_MS = 9 * 60_000;
+
+const SCENARIOS = ['bulk1', 'bulk8', 'rr', 'conn'];
+
+// ---------------------------------------------------------------- options
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (flags.help) {
+  process.stdout.write(
+    'usage: node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn] [--profile]\n' +
+      '  --quick    1 round per scenario, 2 s per measurement\n' +
+      '  --only     run only these scenarios (comma-separated)\n' +
+      '  --profile  run Baton under --cpu-prof; the profile and its top frames go to benchmarks/results/\n',
+  );
+  process.exit(0);
+}
+const selected = flags.only ? flags.only.split(',').map((s) => s.trim()).filter(Boolean) : SCENARIOS;
+for (const s of selected) {
+  if (!SCENARIOS.includes(s)) {
+    process.stderr.write(`unknown scenario "${s}"; known: ${SCENARIOS.join(', ')}\n`);
+    process.exit(2);
+  }
+}
+const ROUNDS = flags.quick ? 1 : 3;
+const SECONDS = flags.quick ? 2 : 5;
+/** Bulk runs drop their first second (slow start, first allocations) unless quick. */
+const OMIT = flags.quick ? 0 : 1;
+
+// ---------------------------------------------------------------- processes
+
+/** Every child started here, by PID, until it has exited. */
+const children = new Map();
+let tmpDir;
+let cleaning;
+
+function log(msg) {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+/**
+ * Starts `cmd args` pinned to `cpu` (taskset execs, so the PID is the
+ * command's own). Keeps the last lines of its output for error messages.
+ */
+function startPinned(name, cpu, cmd, args, { onLine } = {}) {
+  const child = spawn('taskset', ['-c', cpu, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const entry = { name, child, tail: [], exited: false, code: null, signal: null, stdout: '' };
+  children.set(child.pid, entry);
+  const keep = (line) => {
+    entry.tail.push(line);
+    if (entry.tail.length > 40) entry.tail.shift();
+    onLine?.(line);
+  };
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d) => {
+      if (stream === child.stdout) entry.stdout += d;
+      const lines = (partial + d).split('\n');
+      partial = lines.pop();
+      for (const l of lines) keep(l);
+    });
+  }
+  entry.done = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      entry.exited = true;
+      entry.code = code;
+      entry.signal = signal;
+      children.delete(child.pid);
+      resolve(entry);
+    });
+    child.on('error', (err) => {
+      entry.exited = true;
+      entry.tail.push(`spawn error: ${err.message}`);
+      children.delete(child.pid);
+      resolve(entry);
+    });
+  });
+  return entry;
+}
+
+async function stopChild(entry, graceMs = 3000) {
+  if (entry.exited) return;
+  try {
+    process.kill(entry.child.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    if (!entry.exited) {
+      try {
+        process.kill(entry.child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }, graceMs);
+  await entry.done;
+  clearTimeout(timer);
+}
+
+function cleanup() {
+  cleaning ??= (async () => {
+    await Promise.all([...children.values()].map((e) => stopChild(e)));
+    if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+// Last resort when the process exits without the async cleanup finishing.
+process.on('exit', () => {
+  for (const pid of children.keys()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    log(`${sig}: stopping everything`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+/** Runs a load tool on the load CPU to completion, or kills it at `timeoutMs`. */
+async function runTool(cmd, args, timeoutMs) {
+  const entry = startPinned(cmd, LOAD_CPU, cmd, args);
+  const timer = setTimeout(() => {
+    log(`${cmd} took longer than ${timeoutMs} ms, killing it`);
+    stopChild(entry, 1000);
+  }, timeoutMs);
+  await entry.done;
+  clearTimeout(timer);
+  return entry;
+}
+
+// ---------------------------------------------------------------- setup helpers
+
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Installs haproxy, wrk and iperf3 from Debian when one is missing (idempotent). */
+function ensureTools() {
+  const missing = ['haproxy', 'wrk', 'iperf3'].filter((c) => !have(c));
+  if (!have('taskset')) throw new Error('taskset (util-linux) is missing');
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) throw new Error(`missing ${missing.join(', ')}; run as root or: apt-get install -y haproxy wrk iperf3`);
+  log(`installing ${missing.join(', ')} from Debian`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'haproxy', 'wrk', 'iperf3'], { stdio: 'inherit', env }).status === 0;
+  // A fresh machine may have no package lists yet: update once and retry.
+  if (!install()) {
+    spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
+    if (!install()) throw new Error('apt-get install haproxy wrk iperf3 failed');
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Resolves once `port` accepts a TCP connection; throws after `timeoutMs` or when `entry` dies. */
+async function waitForPort(port, entry, timeoutMs = 10_000) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (entry.exited) throw new Error(`${entry.name} exited before listening:\n${entry.tail.join('\n')}`);
+    const ok = await new Promise((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`${entry.name} did not listen on ${port} within ${timeoutMs} ms:\n${entry.tail.join('\n')}`);
+}
+
+function waitForLine(entry, re, timeoutMs = 10_000) {
+  return new Promise((resolve, reject) => {
+    const found = () => entry.tail.some((l) => re.test(l));
+    if (found()) return resolve();
+    const t0 = Date.now();
+    const iv = setInterval(() => {
+      if (found()) {
+        clearInterval(iv);
+        resolve();
+      } else if (entry.exited || Date.now() - t0 > timeoutMs) {
+        clearInterval(iv);
+        reject(new Error(`${entry.name} did not print ${re} (${entry.exited ? `exited ${entry.code ?? entry.signal}` : 'timeout'}):\n${entry.tail.join('\n')}`));
+      }
+    }, 25);
+  });
+}
+
+// ---------------------------------------------------------------- CPU accounting
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** utime+stime in seconds of `pid` and all its descendants (Baton may run worker processes). */
+function treeCpuSeconds(rootPid) {
+  const stats = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const s = readFileSync(`/proc/${d}/stat`, 'utf8');
+      // Fields after the parenthesised command name, which may hold spaces.
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(d), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // exited while listing
+    }
+  }
+  let ticks = 0;
+  for (const [pid, st] of stats) {
+    let p = pid;
+    for (let depth = 0; depth < 8 && p > 1; depth++) {
+      if (p === rootPid) {
+        ticks += st.ticks;
+        break;
+      }
+      p = stats.get(p)?.ppid ?? 0;
+    }
+  }
+  return ticks / CLK_TCK;
+}
+
+// ---------------------------------------------------------------- parsers
+
+function parseWrk(out) {
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const p99 = /^\s*99%\s+([\d.]+)(us|ms|s)\s*$/m.exec(out);
+  const total = /(\d+) requests in/.exec(out);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  if (!rps) throw new Error(`cannot read wrk output:\n${out}`);
+  const unit = { us: 1e-3, ms: 1, s: 1000 };
+  return {
+    rps: Number(rps[1]),
+    p99Ms: p99 ? Number(p99[1]) * unit[p99[2]] : null,
+    requests: total ? Number(total[1]) : null,
+    errors: sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+    non2xx: non2xx ? Number(non2xx[1]) : 0,
+  };
+}
+
+function parseIperf(out) {
+  let j;
+  try {
+    j = JSON.parse(out);
+  } catch {
+    throw new Error(`cannot read iperf3 output:\n${out.slice(0, 2000)}`);
+  }
+  if (j.error) throw new Error(`iperf3: ${j.error}`);
+  const bps = j.end?.sum_received?.bits_per_second;
+  if (typeof bps !== 'number') throw new Error('iperf3 output has no end.sum_received');
+  return { gbps: bps / 1e9, bytes: j.end.sum_received.bytes };
+}
+
+// ---------------------------------------------------------------- scenarios
+
+/**
+ * Each scenario names its backend and how to measure one path. `measure`
+ * returns { metrics: {key: value}, units } where units is what the proxy's
+ * CPU time is divided by (bytes, requests, connections).
+ */
+const SCENARIO_DEFS = {
+  bulk1: { backend: 'iperf', title: 'bulk, 1 stream', measure: (port) => bulk(port, 1) },
+  bulk8: { backend: 'iperf', title: 'bulk, 8 streams', measure: (port) => bulk(port, 8) },
+  rr: { backend: 'http', title: 'keep-alive requests', measure: (port) => wrk(port, false) },
+  conn: { backend: 'close', title: 'new connections', measure: (port) => wrk(port, true) },
+};
+
+async function bulk(port, streams) {
+  const args = ['-c', '127.0.0.1', '-p', String(port), '-t', String(SECONDS), '-P', String(streams), '-J'];
+  if (OMIT > 0) args.push('-O', String(OMIT));
+  const e = await runTool('iperf3', args, (SECONDS + OMIT + 20) * 1000);
+  const r = parseIperf(e.stdout);
+  return { metrics: { gbps: r.gbps }, units: r.bytes / 1e9, seconds: SECONDS + OMIT };
+}
+
+async function wrk(port, close) {
+  const args = ['-t1', '-c50', `-d${SECONDS}s`, '--latency'];
+  // With Connection: close the backend answers once and closes, so wrk opens
+  // a new connection for every request: requests/s = connections/s.
+  if (close) args.push('-H', 'Connection: close');
+  args.push(`http://127.0.0.1:${port}/`);
+  const e = await runTool('wrk', args, (SECONDS + 20) * 1000);
+  const r = parseWrk(e.stdout);
+  if (r.non2xx > 0 || (r.requests && r.errors > r.requests * 0.01)) {
+    log(`warning: wrk on port ${port}: ${r.errors} socket errors, ${r.non2xx} non-2xx of ${r.requests}`);
+  }
+  const metrics = close ? { cps: r.rps } : { rps: r.rps, p99Ms: r.p99Ms };
+  return { metrics, units: r.requests ?? r.rps * SECONDS, seconds: SECONDS, errors: r.errors, non2xx: r.non2xx };
+}
+
+// ---------------------------------------------------------------- configs
+
+function haproxyConfig(routes) {
+  const lines = [
+    'global',
+    '    nbthread 1',
+    "    # 2 fds per connection must fit under the process's file limit (often 20000 here).",
+    '    maxconn 8000',
+    '',
+    'defaults',
+    '    mode tcp',
+    // The same timeouts and retries as the Baton services below.
+    '    timeout connect 2s',
+    '    timeout client 8h',
+    '    timeout server 8h',
+    '    retries 2',
+    '',
+  ];
+  for (const r of routes) {
+    lines.push(`frontend fe_${r.name}`, `    bind 127.0.0.1:${r.haproxy}`, `    default_backend be_${r.name}`, '');
+    lines.push(`backend be_${r.name}`, `    server b1 127.0.0.1:${r.backend}`, '');
+  }
+  return lines.join('\n');
+}
+
+function batonConfig(routes, adminPort) {
+  const lines = ['node: bench', `admin: { listen: 127.0.0.1:${adminPort} }`, 'workers: 1', 'shutdown_timeout: 1s', 'log_level: warn', 'services:'];
+  for (const r of routes) {
+    lines.push(
+      `  - name: ${r.name}`,
+      `    listen: 127.0.0.1:${r.baton}`,
+      '    balance: roundrobin',
+      '    connect_timeout: 2s',
+      '    idle_timeout: 8h',
+      '    retries: 2',
+      '    servers:',
+      `      - { name: b1, address: 127.0.0.1:${r.backend} }`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------- report
+
+function median(xs) {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+/** Table rows: which metric of which scenario, its unit and formatting. */
+const ROWS = [
+  { scenario: 'bulk1', key: 'gbps', label: 'bulk, 1 stream (Gbit/s)', fmt: (v) => v.toFixed(2) },
+  { scenario: 'bulk8', key: 'gbps', label: 'bulk, 8 streams (Gbit/s)', fmt: (v) => v.toFixed(2) },
+  { scenario: 'rr', key: 'rps', label: 'keep-alive req/s (wrk, 50 conns)', fmt: (v) => Math.round(v).toLocaleString('en-US') },
+  { scenario: 'rr', key: 'p99Ms', label: 'keep-alive p99 latency (ms, lower is better)', fmt: (v) => v.toFixed(2) },
+  { scenario: 'rr', key: 'cpuUs', label: 'proxy CPU per request (µs, lower is better)', fmt: (v) => v.toFixed(1) },
+  { scenario: 'conn', key: 'cps', label: 'new connections/s (wrk, 50 conns)', fmt: (v) => Math.round(v).toLocaleString('en-US') },
+  { scenario: 'conn', key: 'cpuUs', label: 'proxy CPU per new connection (µs, lower is better)', fmt: (v) => v.toFixed(1) },
+];
+
+function table(results) {
+  const out = ['| scenario | direct | HAProxy | Baton | Baton/HAProxy | Baton/direct |', '|---|---:|---:|---:|---:|---:|'];
+  for (const row of ROWS) {
+    const r = results[row.scenario];
+    if (!r) continue;
+    const d = r.median.direct?.[row.key];
+    const h = r.median.haproxy?.[row.key];
+    const b = r.median.baton?.[row.key];
+    const cell = (v) => (v == null ? '–' : row.fmt(v));
+    const ratio = (a, c) => (a == null || c == null || c === 0 ? '–' : `${(a / c).toFixed(2)}×`);
+    out.push(`| ${row.label} | ${cell(d)} | ${cell(h)} | ${cell(b)} | ${ratio(b, h)} | ${ratio(b, d)} |`);
+  }
+  return out.join('\n');
+}
+
+function machine() {
+  const haproxy = spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
+  const version = (cmd, args, re) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    return re.exec(`${r.stdout}${r.stderr}`)?.[1] ?? '?';
+  };
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? '?',
+    kernel: os.release(),
+    node: process.version,
+    haproxy: /HAProxy version (\S+)/.exec(haproxy)?.[1] ?? '?',
+    wrk: version('wrk', ['-v'], /wrk (\S+)/),
+    iperf3: version('iperf3', ['-v'], /iperf (\S+)/),
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const deadline = setTimeout(() => {
+    log(`run exceeded ${RUN_DEADLINE_MS / 60_000} minutes, giving up`);
+    cleanup().finally(() => process.exit(1));
+  }, RUN_DEADLINE_MS);
+  deadline.unref();
+
+  if (os.cpus().length < 2) throw new Error('needs at least 2 CPUs (load on CPU 0, proxy on CPU 1)');
+  ensureTools();
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build, or npm run bench)`);
+  tmpDir = mkdtempSync(path.join(os.tmpdir(), 'baton-bench-'));
+  mkdirSync(RESULTS, { recursive: true });
+
+  const needed = new Set(selected.map((s) => SCENARIO_DEFS[s].backend));
+  const routes = [];
+  for (const name of ['iperf', 'http', 'close']) {
+    if (!needed.has(name)) continue;
+    routes.push({ name, backend: await freePort(), haproxy: await freePort(), baton: await freePort() });
+  }
+  const route = (name) => routes.find((r) => r.name === name);
+
+  // Backends, on the load CPU.
+  for (const r of routes) {
+    if (r.name === 'iperf') {
+      const e = startPinned('iperf3 server', LOAD_CPU, 'iperf3', ['-s', '-B', '127.0.0.1', '-p', String(r.backend), '--forceflush']);
+      await waitForLine(e, /Server listening/);
+    } else {
+      const e = startPinned(`${r.name} backend`, LOAD_CPU, process.execPath, [BACKEND, '--port', String(r.backend), ...(r.name === 'close' ? ['--close'] : [])]);
+      await waitForLine(e, /^listening /);
+    }
+  }
+
+  // HAProxy, on the proxy CPU.
+  const haCfg = path.join(tmpDir, 'haproxy.cfg');
+  writeFileSync(haCfg, haproxyConfig(routes));
+  const check = spawnSync('haproxy', ['-c', '-q', '-f', haCfg], { encoding: 'utf8' });
+  if (check.status !== 0) throw new Error(`haproxy -c failed:\n${check.stdout}${check.stderr}`);
+  const haproxy = startPinned('haproxy', PROXY_CPU, 'haproxy', ['-db', '-f', haCfg]);
+
+  // Baton, on the proxy CPU.
+  const batonCfg = path.join(tmpDir, 'baton.yaml');
+  writeFileSync(batonCfg, batonConfig(routes, await freePort()));
+  const bcheck = spawnSync(process.execPath, [CLI, 'check', '-c', batonCfg], { encoding: 'utf8', cwd: ROOT });
+  if (bcheck.status !== 0) throw new Error(`baton check failed:\n${bcheck.stdout}${bcheck.stderr}`);
+  const profDir = path.join(RESULTS, 'profile');
+  const nodeArgs = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
+  if (flags.profile) rmSync(profDir, { recursive: true, force: true });
+  const baton = startPinned('baton', PROXY_CPU, process.execPath, [...nodeArgs, CLI, 'start', '-c', batonCfg]);
+  await waitForLine(baton, /baton started/);
+
+  // Probe through a route whose backend is not iperf3 (a bare connect upsets its control protocol).
+  const probe = routes.find((r) => r.name !== 'iperf') ?? routes[0];
+  await waitForPort(probe.haproxy, haproxy);
+  await waitForPort(probe.baton, baton);
+
+  const paths = [
+    { id: 'direct', port: (r) => r.backend, pid: null },
+    { id: 'haproxy', port: (r) => r.haproxy, pid: haproxy.child.pid, entry: haproxy },
+    { id: 'baton', port: (r) => r.baton, pid: baton.child.pid, entry: baton },
+  ];
+
+  const started = new Date();
+  const results = {};
+  for (const name of selected) {
+    const def = SCENARIO_DEFS[name];
+    const r = route(def.backend);
+    const runs = { direct: [], haproxy: [], baton: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      // Rotate the order so no path always runs first (or right after another).
+      const order = paths.map((_, i) => paths[(i + round) % paths.length]);
+      for (const p of order) {
+        for (const pp of paths) {
+          if (pp.entry?.exited) throw new Error(`${pp.entry.name} died:\n${pp.entry.tail.join('\n')}`);
+        }
+        const cpu0 = p.pid ? treeCpuSeconds(p.pid) : null;
+        const m = await def.measure(p.port(r));
+        const cpu = p.pid ? treeCpuSeconds(p.pid) - cpu0 : null;
+        // Proxy CPU per unit of work in µs: per request, per connection, or per GB for bulk;
+        // and how busy the proxy's core was, which tells whether it was the bottleneck.
+        if (cpu != null && m.units > 0) m.metrics.cpuUs = (cpu * 1e6) / m.units;
+        if (cpu != null) m.metrics.cpuBusy = cpu / m.seconds;
+        runs[p.id].push({ ...m.metrics, proxyCpuS: cpu, ...(m.errors ? { socketErrors: m.errors } : {}) });
+        log(`${name} round ${round + 1}/${ROUNDS} ${p.id}: ${JSON.stringify(m.metrics, (k, v) => (typeof v === 'number' ? Number(v.toPrecision(4)) : v))}`);
+        await sleep(300);
+      }
+    }
+    const med = {};
+    for (const [pid, list] of Object.entries(runs)) {
+      med[pid] = {};
+      for (const key of Object.keys(list[0] ?? {})) med[pid][key] = median(list.map((x) => x[key]));
+    }
+    results[name] = { title: def.title, runs, median: med };
+  }
+
+  const info = machine();
+  const report = {
+    date: started.toISOString(),
+    machine: info,
+    settings: { rounds: ROUNDS, seconds: SECONDS, bulkOmitSeconds: OMIT, loadCpu: LOAD_CPU, proxyCpu: PROXY_CPU, wrk: '-t1 -c50', quick: flags.quick },
+    results,
+  };
+  writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify(report, null, 2) + '\n');
+
+  await stopChild(baton, 5000);
+  await cleanup();
+
+  process.stdout.write(
+    `\nBaton vs HAProxy ${info.haproxy} (mode tcp, nbthread 1) vs direct — ${started.toISOString().slice(0, 10)}, ` +
+      `${info.cpus} × ${info.cpuModel}, node ${info.node}, ${ROUNDS === 1 ? '1 round' : `median of ${ROUNDS}`}, ${SECONDS} s each\n\n`,
+  );
+  process.stdout.write(table(results) + '\n\n');
+  process.stdout.write(`written: ${path.relative(ROOT, path.join(RESULTS, 'latest.json'))}\n`);
+  if (flags.profile) {
+    const top = spawnSync(process.execPath, [path.join(HERE, 'lib/profile-top.mjs'), profDir], { encoding: 'utf8' });
+    writeFileSync(path.join(RESULTS, 'profile-top.txt'), top.stdout);
+    process.stdout.write(`\nCPU profile of Baton (${path.relative(ROOT, profDir)}):\n${top.stdout}${top.stderr}`);
+  }
+}
+
+main().catch(async (err) => {
+  log(`failed: ${err instanceof Error ? err.message : String(err)}`);
+  await cleanup();
+  process.exit(1);
+});
