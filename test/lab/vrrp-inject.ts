@@ -1,0 +1,98 @@
+/**
+ * Sends crafted VRRP packets from inside a lab namespace (run as
+ * `ip netns exec NS node vrrp-inject.js '<json>'`): valid adverts (a
+ * non-peer, a wrong password) and malformed ones (random bytes, truncated,
+ * bad checksum, TTL 64), at a bounded rate for a bounded count.
+ *
+ * The IPv4 header is ours (IP_HDRINCL), so the TTL and the checksum can be
+ * wrong on purpose. Prints one JSON line with what was sent, then exits.
+ */
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import { encodeAdvert, encodeIpPacket, type Advert } from '@baton/vrrp';
+
+export type InjectKind = 'advert' | 'random' | 'truncated' | 'bad-checksum' | 'ttl64';
+
+export interface InjectRequest {
+  src: string;
+  dst: string;
+  kinds: InjectKind[];
+  /** Packets in all, spread evenly over the kinds; at most 20,000. */
+  count: number;
+  ratePerSec: number;
+  vrid: number;
+  version: 2 | 3;
+  priority: number;
+  vips: string[];
+  authPass?: string;
+  advertIntervalMs?: number;
+}
+
+interface RawSocket {
+  setOption(level: number, option: number, value: number | Buffer, length?: number): void;
+  send(buffer: Buffer, offset: number, length: number, address: string, cb: (err: Error | null) => void): void;
+  close(): void;
+}
+
+function advertPayload(r: InjectRequest): Buffer {
+  const interval = r.advertIntervalMs ?? 1000;
+  const base = { vrid: r.vrid, priority: r.priority, addresses: r.vips };
+  const advert: Advert =
+    r.version === 2
+      ? { version: 2, ...base, advertIntervalS: interval / 1000, authType: r.authPass ? 1 : 0 }
+      : { version: 3, ...base, maxAdvertIntervalCs: interval / 10 };
+  return encodeAdvert(advert, { srcAddr: r.src, dstAddr: r.dst, ...(r.authPass ? { authPass: r.authPass } : {}) });
+}
+
+export function craft(kind: InjectKind, r: InjectRequest, id: number): Buffer {
+  const ip = (payload: Buffer, ttl = 255) => encodeIpPacket(payload, { srcAddr: r.src, dstAddr: r.dst, ttl, id });
+  switch (kind) {
+    case 'advert':
+      return ip(advertPayload(r));
+    case 'random':
+      return ip(randomBytes(8 + (id % 40)));
+    case 'truncated':
+      return ip(advertPayload(r).subarray(0, 4));
+    case 'bad-checksum': {
+      const p = advertPayload(r);
+      p[6] = (p[6] ?? 0) ^ 0xff;
+      return ip(p);
+    }
+    case 'ttl64':
+      return ip(advertPayload(r), 64);
+  }
+}
+
+async function main(): Promise<void> {
+  const r = JSON.parse(process.argv[2] ?? '{}') as InjectRequest;
+  const count = Math.min(20_000, Math.max(0, r.count));
+  const raw = createRequire(import.meta.url)('raw-socket') as { createSocket(o: { protocol: number }): RawSocket };
+  const socket = raw.createSocket({ protocol: 112 });
+  socket.setOption(1, 25 /* SO_BINDTODEVICE */, Buffer.from('eth0\0'), 5);
+  socket.setOption(0, 3 /* IP_HDRINCL */, 1);
+  socket.setOption(0, 34 /* IP_MULTICAST_LOOP */, 0);
+  const sent: Record<string, number> = {};
+  let errors = 0;
+  const batch = Math.max(1, Math.round(r.ratePerSec / 100));
+  const started = performance.now();
+  for (let i = 0; i < count; ) {
+    for (let j = 0; j < batch && i < count; j++, i++) {
+      const kind = r.kinds[i % r.kinds.length] as InjectKind;
+      const packet = craft(kind, r, (i % 0xfffe) + 1);
+      await new Promise<void>((done) =>
+        socket.send(packet, 0, packet.length, r.dst, (err) => {
+          if (err) errors++;
+          else sent[kind] = (sent[kind] ?? 0) + 1;
+          done();
+        }),
+      );
+    }
+    // Pace to the rate: batch k is due at k × batch / rate seconds.
+    const dueMs = (i / r.ratePerSec) * 1000 - (performance.now() - started);
+    if (dueMs > 0) await new Promise((d) => setTimeout(d, dueMs));
+  }
+  socket.close();
+  console.log(JSON.stringify({ sent, errors, ms: Math.round(performance.now() - started) }));
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '')) void main();
