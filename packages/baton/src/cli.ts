@@ -36,7 +36,7 @@ export function buildProgram(): Command {
       for (const w of result.warnings) process.stderr.write(`warning: ${formatConfigIssue(w)}\n`);
       if (!result.ok) {
         for (const e of result.errors) process.stderr.write(`${formatConfigIssue(e)}\n`);
-        process.stderr.write(`${configPath}: ${result.errors.length} error(s)\n`);
+        process.stderr.write(`${result.errors.length} error(s) in ${configPath}\n`);
         process.exitCode = 1;
         return;
       }

@@ -106,15 +106,18 @@ export class Service implements SessionHost {
     this.logger.info('listening', { listen: this.listenAddress, balance: this.spec.balance });
   }
 
-  /** Stops accepting new clients; open sessions go on. */
+  /**
+   * Stops accepting new clients; open sessions go on. (net.Server's close
+   * callback waits for every connection to end, so it is not awaited: the
+   * listening socket itself is closed at once.)
+   */
   stopListening(): Promise<void> {
     const server = this.listener;
     if (!server) return Promise.resolve();
     this.listener = undefined;
-    return new Promise((resolve) => {
-      server.close(() => resolve());
-      this.logger.info('stopped listening', { listen: this.listenAddress });
-    });
+    server.close();
+    this.logger.info('stopped listening', { listen: this.listenAddress });
+    return Promise.resolve();
   }
 
   private accept(socket: net.Socket): void {
