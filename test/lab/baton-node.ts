@@ -264,12 +264,13 @@ export interface KeepalivedInstance {
   vip: string;
   routerId?: number;
   state?: 'MASTER' | 'BACKUP';
+  /** Path of a notify script (keepalived's `notify`). */
+  notify?: string;
 }
 
 export function keepalivedConf(k: KeepalivedInstance): string {
   return `global_defs {
   vrrp_version ${k.version}
-  enable_script_security
   script_user root
   vrrp_garp_master_delay 0
 }
@@ -281,7 +282,7 @@ vrrp_instance VI_1 {
   advert_int ${k.advertInterval}
   virtual_ipaddress {
     ${k.vip}/24 dev eth0
-  }
+  }${k.notify ? `\n  notify ${k.notify}` : ''}
 }
 `;
 }
