@@ -16,6 +16,7 @@
  *   (rsyncd's default for root), so a joiner's datadir is handed to that
  *   user; mariadbd itself runs with --user=root and can read it all.
  */
+import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,10 +55,12 @@ export interface GaleraNode {
   name: string;
   host: '127.0.0.1';
   port: number;
-  pid: number;
-  admin: AdminSql;
+  readonly pid: number;
+  readonly admin: AdminSql;
   /** Kills this node (default SIGKILL) and waits for the exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a killed node again and waits until it is Synced in a cluster of 3. */
+  restart(): Promise<void>;
 }
 
 export interface GaleraCluster {
@@ -154,11 +157,25 @@ export async function startGalera(options: GaleraOptions = {}): Promise<GaleraCl
       name: s.name,
       host: '127.0.0.1',
       port: s.port,
-      pid: children[i]!.pid!,
-      admin: admins[i]!,
+      get pid() {
+        return children[i]!.pid!;
+      },
+      get admin() {
+        return admins[i]!;
+      },
       kill: async (signal = 'SIGKILL') => {
         await admins[i]!.close();
         await killAndWait(children[i]!, signal);
+      },
+      restart: async () => {
+        // Rejoins the running cluster (IST from a peer); never bootstraps a new one.
+        const err = join(dir, `${s.name}.err`);
+        // A node killed mid-flight rejoins by SST, whose rsync receiver runs as nobody.
+        if (isRoot()) execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, s.datadir]);
+        const child = spawnMariadbd(args(s));
+        children[i] = child;
+        admins[i] = new AdminSql(s.port, await waitReady(child, s.port, err, timeoutMs));
+        await waitSynced(admins[i]!, child, err, 3, performance.now() + timeoutMs);
       },
     }));
     return { nodes, dir, startMs: performance.now() - t0, stop };
