@@ -5,11 +5,13 @@
  *
  * - pick 'first': the first up server in config order.
  * - pick 'galera-index': the up server with the lowest wsrep_local_index
- *   (config order breaks ties and covers servers with no index yet).
+ *   (pickGaleraWriter from @baton/health: config order breaks ties; a server
+ *   with no index reported yet is not picked).
  * - failback false: the current writer stays while it is up, even when a
  *   server that would be picked first comes back.
  * - Backup servers are picked only while no primary is up.
  */
+import { pickGaleraWriter } from '@baton/health';
 import type { WriterConfig } from './config/types.js';
 
 export interface WriterCandidate {
@@ -28,11 +30,5 @@ export function chooseWriter(cfg: WriterConfig, candidates: readonly WriterCandi
   const pool = primaries.length > 0 ? primaries : up;
   if (pool.length === 0) return null;
   if (cfg.pick === 'first') return pool[0]!.name;
-  let best = pool[0]!;
-  for (const c of pool) {
-    const a = c.galeraIndex ?? Number.POSITIVE_INFINITY;
-    const b = best.galeraIndex ?? Number.POSITIVE_INFINITY;
-    if (a < b) best = c;
-  }
-  return best.name;
+  return pickGaleraWriter(pool.map((c) => ({ name: c.name, up: true, info: { galeraIndex: c.galeraIndex } }))) ?? null;
 }
