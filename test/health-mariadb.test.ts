@@ -143,7 +143,7 @@ test('mariadb: the monitoring connection is reopened after the server kills it',
   }
 });
 
-test('mariadb: 1,000 checks (20 ms cadence) do not raise Aborted_connects; one connection serves them all', async (t) => {
+test('mariadb: 1,000 checks at 100 ms do not raise Aborted_connects; one connection serves them all', async (t) => {
   if (!requireCapability(t, cap.ok, cap.reason)) return;
   const admin = db!.admin;
   // Sensitivity first: connect-and-drop checks (HAProxy's trap) do raise the counter.
@@ -159,10 +159,10 @@ test('mariadb: 1,000 checks (20 ms cadence) do not raise Aborted_connects; one c
   const connectionsBefore = await admin.status('Connections');
   const abortedClientsBefore = await admin.status('Aborted_clients');
   const probe = createMysqlProbe({ host: db!.host, port: db!.port }, HCHECK);
-  const { scheduler, results } = run(probe, { intervalMs: 20, timeoutMs: 1000, rise: 2, fall: 2 });
+  const { scheduler, results } = run(probe, { intervalMs: 100, timeoutMs: 1000, rise: 2, fall: 2 });
   const t0 = performance.now();
   scheduler.start();
-  await waitFor('1000 checks', () => (results.length >= 1000 ? true : undefined), 60_000);
+  await waitFor('1000 checks', () => (results.length >= 1000 ? true : undefined), 150_000);
   const took = performance.now() - t0;
   await scheduler.stop(); // closes with COM_QUIT: not an aborted client either
   await sleep(100);
