@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * Advert lateness while the data plane is saturated: a Baton master
- * (`workers: 1`, so the relay shares the routers' event loop, VRRPv3 at
- * 100 ms) relays bulk streams from a local backend to a client namespace;
+ * (`workers: 1`, so the relay runs on the daemon's own event loop while the
+ * routers run in the VRRP child process; VRRPv3 at 100 ms) relays bulk
+ * streams from a local backend to a client namespace;
  * tshark on the backup's interface timestamps every advert of the master.
  * Lateness = gap between consecutive adverts − the interval. Prints
  * percentiles idle and under load, and whether the backup ever left BACKUP

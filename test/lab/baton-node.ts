@@ -88,6 +88,11 @@ export class Proc {
     if (this.child.pid !== undefined && !this.exited) process.kill(this.child.pid, sig);
   }
 
+  /** Signals the process's whole group: the daemon and the VRRP child it forked (a node crash). */
+  signalGroup(sig: NodeJS.Signals): void {
+    if (this.child.pid !== undefined && !this.exited) process.kill(-this.child.pid, sig);
+  }
+
   waitExit(timeoutMs: number): Promise<void> {
     if (this.exited) return Promise.resolve();
     return new Promise((resolvePromise, reject) => {

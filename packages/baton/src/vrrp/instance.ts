@@ -61,6 +61,13 @@ export interface InstanceDeps {
   subscribeControl(listener: () => void): () => void;
   /** VRIDs of the other instances on the same interface (their packets are not ours to count). */
   siblingVrids(): ReadonlySet<number>;
+  /**
+   * The v2 password, resolved by whoever owns the environment (the daemon
+   * resolves it and hands it to the VRRP child over IPC).
+   */
+  authPass: string | undefined;
+  /** Called after every transition, once the router's state is current. */
+  onStateChange?(change: StateChange): void;
 }
 
 export interface InstanceSnapshot {
@@ -89,7 +96,7 @@ export function resolveAuthPass(cfg: VrrpInstanceConfig): string | undefined {
 }
 
 /** Logs keepalived-style transition lines, then hands the change to the notify scripts. */
-function loggingNotifier(log: Logger, scripts: ScriptNotifier | undefined): Notifier {
+function loggingNotifier(log: Logger, scripts: ScriptNotifier | undefined, onChange?: (change: StateChange) => void): Notifier {
   return {
     notify(change: StateChange) {
       log.info(`${change.instance} entering ${notifyStateName(change.to)} state`, {
@@ -98,6 +105,8 @@ function loggingNotifier(log: Logger, scripts: ScriptNotifier | undefined): Noti
         priority: change.priority,
       });
       scripts?.notify(change);
+      // The router may still be updating its fields while it notifies; report on the next turn.
+      if (onChange) setImmediate(() => onChange(change));
     },
   };
 }
@@ -136,7 +145,7 @@ export class VrrpInstance {
 
   private async open(): Promise<void> {
     const c = this.config;
-    const authPass = resolveAuthPass(c);
+    const authPass = this.deps.authPass;
     const vipList = vipStrings(c);
     const log = this.log;
 
@@ -175,7 +184,7 @@ export class VrrpInstance {
       transport: this.transport,
       vips: this.vips,
       garp: this.garp,
-      notifier: loggingNotifier(log, this.scripts),
+      notifier: loggingNotifier(log, this.scripts, this.deps.onStateChange),
       stats: this.stats,
       logger: log,
     });

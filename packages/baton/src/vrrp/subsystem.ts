@@ -1,100 +1,244 @@
 /**
- * The VRRP subsystem: one VrrpInstance per `vrrp:` entry, started with the
- * daemon, diffed on reload, shut down before the data plane drains.
+ * The VRRP subsystem: one VrrpInstance per `vrrp:` entry, run in a child
+ * process (child.ts) so that the routers' timers never wait behind the relay
+ * on the daemon's event loop. This side keeps the Subsystem interface: it
+ * resolves what only the daemon knows (passwords from its environment, the
+ * tracked services' status) and sends it over IPC; the child sends back log
+ * records (written here, so the log stays one stream), snapshots and stats.
  *
  * Invariants:
- * - Without a `vrrp:` section it does nothing at all (no socket, no handler).
- * - Reload compares each instance's normalised config (and its resolved
- *   password): an unchanged instance is not touched, so a master stays
- *   master with no transition; a changed one is stopped (priority 0 when
- *   master) and started again; a removed one is stopped.
- * - stop() shuts every router down in parallel and resolves only when each
- *   has sent its priority-0 advert and removed its VIPs; the daemon drains
- *   the data plane after that.
- * - SIGUSR2 logs one `vrrp stats` line per instance; stop() logs it too.
+ * - Without a `vrrp:` section nothing is forked and no handler installed.
+ * - Reload sends the whole wanted set; the child compares each instance's
+ *   normalised config and password, so an unchanged master stays master.
+ * - stop() resolves once the child has sent priority 0, removed the VIPs and
+ *   exited, or was killed after STOP_TIMEOUT_MS; the data plane drains after.
+ * - A child that dies on its own is logged and forked again with backoff,
+ *   with the last wanted set; the daemon's death closes the IPC channel and
+ *   the child then shuts its routers down by itself.
+ * - SIGUSR2 makes the child log one `vrrp stats` line per instance.
  */
-import { describeError } from '@baton/core';
-import type { BatonConfig, VrrpInstanceConfig } from '../config/types.js';
+import { fork, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { BatonError, describeError } from '@baton/core';
+import type { BatonConfig } from '../config/types.js';
 import type { Subsystem, SubsystemContext } from '../subsystem.js';
-import { VrrpInstance, resolveAuthPass, type InstanceSnapshot } from './instance.js';
+import { resolveAuthPass, type InstanceSnapshot } from './instance.js';
+import { CHILD_ENTRY, type FromChild, type InstanceSpec, type ToChild } from './ipc.js';
 
-/** What decides whether a reload must restart an instance. */
-function fingerprint(cfg: VrrpInstanceConfig): string {
-  let pass: string | undefined;
-  try {
-    pass = resolveAuthPass(cfg);
-  } catch {
-    pass = undefined;
-  }
-  return JSON.stringify({ cfg, pass });
+/** Longest wait for the child's orderly shutdown (its notify drain is 2 s). */
+const STOP_TIMEOUT_MS = 5000;
+/** Restart backoff after an unexpected exit: doubles up to the max, resets after a stable run. */
+const RESTART_MIN_MS = 200;
+const RESTART_MAX_MS = 5000;
+const STABLE_RUN_MS = 10_000;
+/** Above the data plane's nice 0: the routers win the CPU when both want it. */
+const CHILD_NICE = -5;
+
+function specsOf(config: BatonConfig): InstanceSpec[] {
+  return config.vrrp.map((cfg) => ({
+    config: cfg,
+    // Throws for an unset auth_pass_env: start/reload reject as before.
+    authPass: resolveAuthPass(cfg),
+    siblings: config.vrrp.filter((o) => o.interface === cfg.interface && o.name !== cfg.name).map((o) => o.routerId),
+  }));
+}
+
+interface Pending {
+  resolve(): void;
+  reject(err: Error): void;
 }
 
 export class VrrpSubsystem implements Subsystem {
   readonly name = 'vrrp';
-  private readonly instances = new Map<string, { instance: VrrpInstance; fingerprint: string }>();
+  private child: ChildProcess | undefined;
+  private childExited: Promise<void> = Promise.resolve();
+  private wanted: InstanceSpec[] = [];
+  private snapshots: InstanceSnapshot[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private stopped = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restartDelay = RESTART_MIN_MS;
+  private unsubscribe: (() => void) | undefined;
   private readonly onUsr2 = () => this.logStats();
   private signalInstalled = false;
 
   constructor(private readonly context: SubsystemContext) {}
 
   async start(config: BatonConfig): Promise<void> {
-    for (const cfg of config.vrrp) await this.startInstance(cfg, config);
-    this.installSignal();
+    try {
+      await this.apply(config);
+    } catch (err) {
+      // The daemon does not stop a subsystem whose start failed: leave no child (nor VIP) behind.
+      await this.stop();
+      throw err;
+    }
   }
 
   async reload(config: BatonConfig): Promise<void> {
-    const wanted = new Map(config.vrrp.map((c) => [c.name, c]));
-    for (const [name, entry] of [...this.instances]) {
-      const next = wanted.get(name);
-      if (next && fingerprint(next) === entry.fingerprint) continue;
-      this.context.logger.info(next ? 'vrrp instance changed, restarting' : 'vrrp instance removed', { instance: name });
-      this.instances.delete(name);
-      await entry.instance.stop();
-    }
-    for (const cfg of config.vrrp) if (!this.instances.has(cfg.name)) await this.startInstance(cfg, config);
-    this.installSignal();
+    await this.apply(config);
   }
 
   async stop(): Promise<void> {
-    if (this.signalInstalled) process.off('SIGUSR2', this.onUsr2);
-    this.signalInstalled = false;
-    const all = [...this.instances.values()].map((e) => e.instance);
-    this.instances.clear();
-    await Promise.all(
-      all.map((i) =>
-        i.stop().then(
-          () => i.logStats(),
-          (err: unknown) => this.context.logger.error('vrrp instance stop failed', { instance: i.name, error: describeError(err) }),
-        ),
-      ),
-    );
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    this.uninstall();
+    await this.stopChild();
+    this.snapshots = [];
   }
 
-  /** For the admin API: one entry per instance, in config order. */
+  /** For the admin API: one entry per instance, in config order (as last reported by the child). */
   snapshot(): InstanceSnapshot[] {
-    return [...this.instances.values()].map((e) => e.instance.snapshot());
+    return this.snapshots;
   }
 
   logStats(): void {
-    for (const e of this.instances.values()) e.instance.logStats();
+    this.send({ t: 'log-stats' });
   }
 
-  private installSignal(): void {
-    if (this.signalInstalled || this.instances.size === 0) return;
-    process.on('SIGUSR2', this.onUsr2);
-    this.signalInstalled = true;
+  private async apply(config: BatonConfig): Promise<void> {
+    const specs = specsOf(config);
+    this.wanted = specs;
+    if (specs.length === 0) {
+      // Every instance removed: the child's stop is exactly "stop them all".
+      this.uninstall();
+      await this.stopChild();
+      this.snapshots = [];
+      return;
+    }
+    this.stopped = false;
+    if (!this.child) {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = undefined;
+      this.spawn();
+    }
+    this.install();
+    await this.request({ t: 'apply', id: 0, instances: specs, servicesDown: this.servicesDown() });
   }
 
-  private async startInstance(cfg: VrrpInstanceConfig, config: BatonConfig): Promise<void> {
-    const { control, logger } = this.context;
-    const siblings = new Set(config.vrrp.filter((o) => o.interface === cfg.interface && o.name !== cfg.name).map((o) => o.routerId));
-    const instance = new VrrpInstance(cfg, {
-      logger,
-      servicesWithoutUpServer: () => control.servicesWithoutUpServer(),
-      subscribeControl: (listener) => control.subscribe(() => listener()),
-      siblingVrids: () => siblings,
+  private servicesDown(): string[] {
+    return this.context.control.servicesWithoutUpServer();
+  }
+
+  private install(): void {
+    this.unsubscribe ??= this.context.control.subscribe(() => this.send({ t: 'services', down: this.servicesDown() }));
+    if (!this.signalInstalled) {
+      process.on('SIGUSR2', this.onUsr2);
+      this.signalInstalled = true;
+    }
+  }
+
+  private uninstall(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    if (this.signalInstalled) process.off('SIGUSR2', this.onUsr2);
+    this.signalInstalled = false;
+  }
+
+  private spawn(): void {
+    const { logger } = this.context;
+    const child = fork(fileURLToPath(CHILD_ENTRY), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = child;
+    const startedAt = Date.now();
+    if (child.pid !== undefined) {
+      try {
+        setPriority(child.pid, CHILD_NICE);
+      } catch {
+        // Not root (or no CAP_SYS_NICE): same priority as the daemon, still its own event loop.
+      }
+    }
+    logger.info('vrrp child started', { pid: child.pid ?? null });
+    child.on('message', (raw) => this.onMessage(raw as FromChild));
+    child.on('error', (err) => logger.error('vrrp child error', { error: describeError(err) }));
+    this.childExited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        if (this.child === child) this.child = undefined;
+        const expected = this.stopped;
+        for (const [id, p] of this.pending) {
+          this.pending.delete(id);
+          p.reject(new BatonError('vrrp-child-exited', `vrrp child exited (code ${code}, signal ${signal})`));
+        }
+        if (!expected) {
+          logger.error('vrrp child exited unexpectedly', { pid: child.pid ?? null, code, signal });
+          if (Date.now() - startedAt >= STABLE_RUN_MS) this.restartDelay = RESTART_MIN_MS;
+          this.scheduleRestart();
+        }
+        resolve();
+      });
     });
-    await instance.start();
-    this.instances.set(cfg.name, { instance, fingerprint: fingerprint(cfg) });
+  }
+
+  private scheduleRestart(): void {
+    if (this.stopped || this.restartTimer) return;
+    const delay = this.restartDelay;
+    this.restartDelay = Math.min(RESTART_MAX_MS, this.restartDelay * 2);
+    this.context.logger.warn('vrrp child restarting', { delay_ms: delay });
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopped || this.child || this.wanted.length === 0) return;
+      this.spawn();
+      this.request({ t: 'apply', id: 0, instances: this.wanted, servicesDown: this.servicesDown() }).catch((err: unknown) =>
+        this.context.logger.error('vrrp restart failed', { error: describeError(err) }),
+      );
+    }, delay);
+  }
+
+  private onMessage(msg: FromChild): void {
+    switch (msg.t) {
+      case 'log':
+        this.context.logger[msg.level](msg.message, msg.fields);
+        break;
+      case 'snapshot':
+        this.snapshots = msg.instances;
+        break;
+      case 'done': {
+        const p = this.pending.get(msg.id);
+        if (!p) return;
+        this.pending.delete(msg.id);
+        if (msg.error) p.reject(new BatonError(msg.error.code, msg.error.message));
+        else p.resolve();
+        break;
+      }
+    }
+  }
+
+  private send(msg: ToChild): boolean {
+    const child = this.child;
+    if (!child?.connected) return false;
+    child.send(msg, (err) => {
+      if (err) this.context.logger.warn('vrrp child message lost', { type: msg.t, error: describeError(err) });
+    });
+    return true;
+  }
+
+  private request(msg: Extract<ToChild, { id: number }>): Promise<void> {
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (!this.send({ ...msg, id })) {
+        this.pending.delete(id);
+        reject(new BatonError('vrrp-child-exited', 'vrrp child is not running'));
+      }
+    });
+  }
+
+  private async stopChild(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const wasStopped = this.stopped;
+    this.stopped = true;
+    const exited = this.childExited;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), STOP_TIMEOUT_MS)));
+    this.request({ t: 'stop', id: 0 }).catch(() => undefined);
+    const late = await Promise.race([exited.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (late) {
+      this.context.logger.error('vrrp child did not stop in time, killing it', { pid: child.pid ?? null, timeout_ms: STOP_TIMEOUT_MS });
+      child.kill('SIGKILL');
+      await exited;
+    }
+    this.stopped = wasStopped;
   }
 }
