@@ -5,7 +5,7 @@
  * 127.0.0.1. Prints one table with Baton/HAProxy and Baton/direct ratios and
  * writes benchmarks/results/latest.json.
  *
- *   node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn] [--profile]
+ *   node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn] [--profile] [--baseline]
  *
  * Pinning (see /work/shared/PERFORMANCE.md): load generators and backends on
  * CPU 0, the proxy on CPU 1, so a proxy's figure is bounded by its own CPU
@@ -28,6 +28,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const CLI = path.join(ROOT, 'packages/baton/dist/src/cli.js');
 const BACKEND = path.join(HERE, 'lib/http-backend.mjs');
+const NODE_RELAY = path.join(HERE, 'lib/node-relay.mjs');
 const RESULTS = path.join(HERE, 'results');
 
 const LOAD_CPU = '0';
@@ -44,15 +45,17 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    baseline: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (flags.help) {
   process.stdout.write(
-    'usage: node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn] [--profile]\n' +
+    'usage: node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn] [--profile] [--baseline]\n' +
       '  --quick    1 round per scenario, 2 s per measurement\n' +
       '  --only     run only these scenarios (comma-separated)\n' +
-      '  --profile  run Baton under --cpu-prof; the profile and its top frames go to benchmarks/results/\n',
+      '  --profile  run Baton under --cpu-prof; the profile and its top frames go to benchmarks/results/\n' +
+      '  --baseline also measure a plain Node relay (createServer + connect + pipe) on the proxy CPU\n',
   );
   process.exit(0);
 }
@@ -283,6 +286,23 @@ function treeCpuSeconds(rootPid) {
   return ticks / CLK_TCK;
 }
 
+/**
+ * CPU seconds used by processes that are not part of this run (other jobs on
+ * a shared machine), and steal time, both from /proc/stat. Ours is this
+ * process with its reaped children plus every live descendant. softirq time
+ * is left out on both sides: loopback traffic lands there whoever sent it.
+ */
+function machineCpu() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , , , steal] = f;
+  const self = readFileSync('/proc/self/stat', 'utf8');
+  const sf = self.slice(self.lastIndexOf(')') + 2).split(' ').map(Number);
+  // utime, stime, cutime, cstime of this process; descendants still alive are added below.
+  const ownReaped = (sf[11] + sf[12] + sf[13] + sf[14]) / CLK_TCK;
+  const ownLive = treeCpuSeconds(process.pid) - (sf[11] + sf[12]) / CLK_TCK;
+  return { busy: (user + nice + system) / CLK_TCK, steal: steal / CLK_TCK, own: ownReaped + ownLive };
+}
+
 // ---------------------------------------------------------------- parsers
 
 function parseWrk(out) {
@@ -414,17 +434,17 @@ const ROWS = [
   { scenario: 'conn', key: 'cpuUs', label: 'proxy CPU per new connection (µs, lower is better)', fmt: (v) => v.toFixed(1) },
 ];
 
-function table(results) {
-  const out = ['| scenario | direct | HAProxy | Baton | Baton/HAProxy | Baton/direct |', '|---|---:|---:|---:|---:|---:|'];
+function table(results, withNode) {
+  const head = ['scenario', 'direct', 'HAProxy', 'Baton', ...(withNode ? ['plain Node'] : []), 'Baton/HAProxy', 'Baton/direct', ...(withNode ? ['Baton/plain Node'] : [])];
+  const out = [`| ${head.join(' | ')} |`, `|---|${head.slice(1).map(() => '---:').join('|')}|`];
   for (const row of ROWS) {
     const r = results[row.scenario];
     if (!r) continue;
-    const d = r.median.direct?.[row.key];
-    const h = r.median.haproxy?.[row.key];
-    const b = r.median.baton?.[row.key];
+    const [d, h, b, n] = ['direct', 'haproxy', 'baton', 'node'].map((id) => r.median[id]?.[row.key]);
     const cell = (v) => (v == null ? '–' : row.fmt(v));
     const ratio = (a, c) => (a == null || c == null || c === 0 ? '–' : `${(a / c).toFixed(2)}×`);
-    out.push(`| ${row.label} | ${cell(d)} | ${cell(h)} | ${cell(b)} | ${ratio(b, h)} | ${ratio(b, d)} |`);
+    const cells = [row.label, cell(d), cell(h), cell(b), ...(withNode ? [cell(n)] : []), ratio(b, h), ratio(b, d), ...(withNode ? [ratio(b, n)] : [])];
+    out.push(`| ${cells.join(' | ')} |`);
   }
   return out.join('\n');
 }
@@ -465,7 +485,7 @@ async function main() {
   const routes = [];
   for (const name of ['iperf', 'http', 'close']) {
     if (!needed.has(name)) continue;
-    routes.push({ name, backend: await freePort(), haproxy: await freePort(), baton: await freePort() });
+    routes.push({ name, backend: await freePort(), haproxy: await freePort(), baton: await freePort(), node: await freePort() });
   }
   const route = (name) => routes.find((r) => r.name === name);
 
@@ -498,6 +518,12 @@ async function main() {
   const baton = startPinned('baton', PROXY_CPU, process.execPath, [...nodeArgs, CLI, 'start', '-c', batonCfg]);
   await waitForLine(baton, /baton started/);
 
+  let nodeRelay;
+  if (flags.baseline) {
+    nodeRelay = startPinned('plain Node relay', PROXY_CPU, process.execPath, [NODE_RELAY, ...routes.map((r) => `${r.node}:${r.backend}`)]);
+    await waitForLine(nodeRelay, /^listening/);
+  }
+
   // Probe through a route whose backend is not iperf3 (a bare connect upsets its control protocol).
   const probe = routes.find((r) => r.name !== 'iperf') ?? routes[0];
   await waitForPort(probe.haproxy, haproxy);
@@ -508,13 +534,14 @@ async function main() {
     { id: 'haproxy', port: (r) => r.haproxy, pid: haproxy.child.pid, entry: haproxy },
     { id: 'baton', port: (r) => r.baton, pid: baton.child.pid, entry: baton },
   ];
+  if (nodeRelay) paths.push({ id: 'node', port: (r) => r.node, pid: nodeRelay.child.pid, entry: nodeRelay });
 
   const started = new Date();
   const results = {};
   for (const name of selected) {
     const def = SCENARIO_DEFS[name];
     const r = route(def.backend);
-    const runs = { direct: [], haproxy: [], baton: [] };
+    const runs = Object.fromEntries(paths.map((p) => [p.id, []]));
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order so no path always runs first (or right after another).
       const order = paths.map((_, i) => paths[(i + round) % paths.length]);
@@ -523,13 +550,21 @@ async function main() {
           if (pp.entry?.exited) throw new Error(`${pp.entry.name} died:\n${pp.entry.tail.join('\n')}`);
         }
         const cpu0 = p.pid ? treeCpuSeconds(p.pid) : null;
+        const mc0 = machineCpu();
+        const t0 = performance.now();
         const m = await def.measure(p.port(r));
+        const wall = (performance.now() - t0) / 1000;
+        const mc1 = machineCpu();
         const cpu = p.pid ? treeCpuSeconds(p.pid) - cpu0 : null;
+        // Other work on the machine skews a run; record it and say so, rather than guess later.
+        const foreign = Math.max(0, mc1.busy - mc0.busy - (mc1.own - mc0.own)) / wall;
+        const steal = (mc1.steal - mc0.steal) / wall;
+        if (foreign > 0.1 || steal > 0.1) log(`note: ${name} ${p.id}: other processes used ${(foreign * 100).toFixed(0)} % of a CPU, steal ${(steal * 100).toFixed(0)} %`);
         // Proxy CPU per unit of work in µs: per request, per connection, or per GB for bulk;
         // and how busy the proxy's core was, which tells whether it was the bottleneck.
         if (cpu != null && m.units > 0) m.metrics.cpuUs = (cpu * 1e6) / m.units;
         if (cpu != null) m.metrics.cpuBusy = cpu / m.seconds;
-        runs[p.id].push({ ...m.metrics, proxyCpuS: cpu, ...(m.errors ? { socketErrors: m.errors } : {}) });
+        runs[p.id].push({ ...m.metrics, proxyCpuS: cpu, foreignCpu: foreign, steal, ...(m.errors ? { socketErrors: m.errors } : {}) });
         log(`${name} round ${round + 1}/${ROUNDS} ${p.id}: ${JSON.stringify(m.metrics, (k, v) => (typeof v === 'number' ? Number(v.toPrecision(4)) : v))}`);
         await sleep(300);
       }
@@ -546,7 +581,7 @@ async function main() {
   const report = {
     date: started.toISOString(),
     machine: info,
-    settings: { rounds: ROUNDS, seconds: SECONDS, bulkOmitSeconds: OMIT, loadCpu: LOAD_CPU, proxyCpu: PROXY_CPU, wrk: '-t1 -c50', quick: flags.quick },
+    settings: { rounds: ROUNDS, seconds: SECONDS, bulkOmitSeconds: OMIT, loadCpu: LOAD_CPU, proxyCpu: PROXY_CPU, wrk: '-t1 -c50', quick: flags.quick, baseline: flags.baseline },
     results,
   };
   writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify(report, null, 2) + '\n');
@@ -558,7 +593,7 @@ async function main() {
     `\nBaton vs HAProxy ${info.haproxy} (mode tcp, nbthread 1) vs direct — ${started.toISOString().slice(0, 10)}, ` +
       `${info.cpus} × ${info.cpuModel}, node ${info.node}, ${ROUNDS === 1 ? '1 round' : `median of ${ROUNDS}`}, ${SECONDS} s each\n\n`,
   );
-  process.stdout.write(table(results) + '\n\n');
+  process.stdout.write(table(results, Boolean(nodeRelay)) + '\n\n');
   process.stdout.write(`written: ${path.relative(ROOT, path.join(RESULTS, 'latest.json'))}\n`);
   if (flags.profile) {
     const top = spawnSync(process.execPath, [path.join(HERE, 'lib/profile-top.mjs'), profDir], { encoding: 'utf8' });

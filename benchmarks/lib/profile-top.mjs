@@ -64,12 +64,15 @@ for (const file of files) {
       inclusive.set(k, (inclusive.get(k) ?? 0) + us);
     }
   }
-  const pct = (us) => `${((100 * us) / total).toFixed(1).padStart(5)} %`;
+  // Percentages are of busy time: the idle loop between scenarios would
+  // otherwise dilute every figure by however long the run sat waiting.
   const idle = [...self].filter(([k]) => k.startsWith('(idle)')).reduce((a, [, v]) => a + v, 0);
+  const busy = total - idle || 1;
+  const pct = (us) => `${((100 * us) / busy).toFixed(1).padStart(5)} %`;
 
-  process.stdout.write(`${path.basename(file)}: ${(total / 1e6).toFixed(1)} s sampled, ${pct(idle).trim()} idle\n`);
-  process.stdout.write(`top ${TOP} by self time:\n`);
-  for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, TOP)) process.stdout.write(`  ${pct(us)}  ${k}\n`);
+  process.stdout.write(`${path.basename(file)}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy\n`);
+  process.stdout.write(`top ${TOP} by self time (% of busy time):\n`);
+  for (const [k, us] of [...self].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, TOP)) process.stdout.write(`  ${pct(us)}  ${k}\n`);
   process.stdout.write('Baton data-plane frames by total time (self + callees):\n');
   for (const [k, us] of [...inclusive]
     .filter(([k]) => /proxy\/(relay|service|pool|dataplane)\.js|proxy\/balancers\//.test(k))
