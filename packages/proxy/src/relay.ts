@@ -55,7 +55,6 @@ type Tagged = net.Socket & { [kSession]?: Session };
 
 export class Session implements PooledSession {
   readonly client: Tagged;
-  readonly clientAddress: string;
   server: PoolServer | undefined;
   upstream: Tagged | undefined;
   private tried: Set<PoolServer> | undefined;
@@ -72,11 +71,18 @@ export class Session implements PooledSession {
   ) {
     this.client = client as Tagged;
     this.client[kSession] = this;
-    this.clientAddress = client.remoteAddress ?? '';
     client.on('error', onClientError);
     client.on('close', onSocketClose);
     host.sessionOpened(this);
     this.connectNext();
+  }
+
+  /**
+   * The client's address. Read on demand (a getpeername syscall): only the
+   * `source` balancer and log lines need it, not every connection.
+   */
+  get clientAddress(): string {
+    return this.client.remoteAddress ?? '';
   }
 
   get liveBytesIn(): number {

@@ -128,7 +128,8 @@ export class Service implements SessionHost {
   // ---- SessionHost ----
 
   acquireServer(session: Session, tried: ReadonlySet<PoolServer> | undefined): PoolServer | undefined {
-    const server = this.pool.balancer.pick(session.clientAddress, tried);
+    // Only `source` hashes the client address; the others must not pay for reading it.
+    const server = this.pool.balancer.pick(this.pool.kind === 'source' ? session.clientAddress : '', tried);
     if (server) {
       server.active++;
       server.sessions.add(session);

@@ -259,3 +259,11 @@ test('connect timeout: a backend that never completes the handshake is skipped f
   py.kill('SIGKILL');
   await new Promise((r) => (py as ChildProcess).once('exit', r));
 });
+
+test('source balancing hashes the real client address: one client address always lands on one server', async () => {
+  const [a, b, c] = await backends('a', 'b', 'c');
+  const { service, port } = await startService(serviceSpec([a!, b!, c!].map((x) => ({ name: x.name, port: x.port })), { balance: 'source' }));
+  cleanup.push(() => service.stopListening());
+  const names = await times(30, 5, () => fetchName(port));
+  assert.equal(Object.keys(tally(names)).length, 1, `every connection from 127.0.0.1 on one server: ${JSON.stringify(tally(names))}`);
+});

@@ -12,8 +12,8 @@
  * - Probes get the password from the environment variable `password_env`
  *   names, read at (re)start; it is never logged.
  */
-import { describeError, type Logger } from '@baton/core';
-import { createProbe, HealthScheduler, type CheckResult, type ServerHealth } from '@baton/health';
+import type { Logger } from '@baton/core';
+import { createProbe, HealthScheduler } from '@baton/health';
 import type { BatonConfig, ServiceConfig } from '../config/types.js';
 import type { ControlPlane } from '../control-plane.js';
 import type { Subsystem, SubsystemContext } from '../subsystem.js';
@@ -22,16 +22,6 @@ interface Running {
   key: string;
   scheduler: HealthScheduler;
 }
-
-/** What a check reported last, per server, for status and metrics. */
-export interface CheckSnapshot {
-  ok: boolean;
-  ms: number;
-  error: string | null;
-  label: string;
-}
-
-export type CheckObserver = (service: string, server: string, result: CheckResult) => void;
 
 function serviceKey(svc: ServiceConfig): string {
   return JSON.stringify({ health: svc.health, servers: svc.servers.map((s) => [s.name, s.address]) });
@@ -42,17 +32,10 @@ export class HealthSubsystem implements Subsystem {
   private readonly running = new Map<string, Running>();
   private readonly logger: Logger;
   private readonly control: ControlPlane;
-  private readonly observers = new Set<CheckObserver>();
 
   constructor(context: SubsystemContext) {
     this.logger = context.logger.child({ subsystem: 'health' });
     this.control = context.control;
-  }
-
-  /** Every completed check (for metrics); returns the unsubscribe function. */
-  observe(observer: CheckObserver): () => void {
-    this.observers.add(observer);
-    return () => this.observers.delete(observer);
   }
 
   async start(config: BatonConfig): Promise<void> {
@@ -66,11 +49,6 @@ export class HealthSubsystem implements Subsystem {
   async stop(): Promise<void> {
     await Promise.all([...this.running.values()].map((r) => r.scheduler.stop()));
     this.running.clear();
-  }
-
-  /** The last result of every checked server. */
-  snapshot(service: string): ServerHealth[] {
-    return this.running.get(service)?.scheduler.snapshot() ?? [];
   }
 
   private async apply(config: BatonConfig): Promise<void> {
@@ -109,17 +87,12 @@ export class HealthSubsystem implements Subsystem {
         const reason = change.label === 'ok' ? 'check passed' : `${change.label}: ${change.detail}`;
         this.control.setHealth(svc.name, change.server, change.to === 'up', reason, change.result.info?.galeraIndex);
       },
-      onResult: (server, result, health) => {
-        // Galera indexes move when nodes join or leave without any up/down change.
-        if (galera && result.ok) this.control.setHealth(svc.name, server, health.state === 'up', 'check passed', result.info?.galeraIndex);
-        for (const o of this.observers) {
-          try {
-            o(svc.name, server, result);
-          } catch (err) {
-            logger.error('check observer failed', { error: describeError(err) });
+      // Galera indexes move when nodes join or leave without any up/down change.
+      onResult: galera
+        ? (server, result, health) => {
+            if (result.ok) this.control.setHealth(svc.name, server, health.state === 'up', 'check passed', result.info?.galeraIndex);
           }
-        }
-      },
+        : undefined,
     });
     scheduler.start();
     logger.info('health checks started', { check: h.check, servers: servers.length, interval_ms: h.intervalMs });
