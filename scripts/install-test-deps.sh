@@ -17,6 +17,7 @@ declare -A need=(
   [tshark]=tshark
   [ip]=iproute2
   [ps]=procps
+  [chromium]=chromium
 )
 missing=()
 for cmd in "${!need[@]}"; do
