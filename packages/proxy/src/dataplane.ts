@@ -16,6 +16,8 @@ import type { ApplyResult, ServerState, ServiceCounters, ServiceSpec } from './t
 
 export interface DataPlaneOptions {
   logger?: Logger;
+  /** roundrobin across processes: the shared sequence of a service, by name (see RoundRobinBalancer). */
+  sequenceFor?: (service: string) => (() => number) | undefined;
 }
 
 const listenKey = (spec: ServiceSpec) => `${spec.host}:${spec.port}`;
@@ -25,9 +27,11 @@ export class DataPlane {
   /** Services removed by a reload whose sessions are still finishing. */
   private readonly retired = new Set<Service>();
   private readonly logger: Logger;
+  private readonly sequenceFor: DataPlaneOptions['sequenceFor'];
 
   constructor(options: DataPlaneOptions = {}) {
     this.logger = options.logger ?? silentLogger;
+    this.sequenceFor = options.sequenceFor;
   }
 
   service(name: string): Service | undefined {
@@ -57,7 +61,7 @@ export class DataPlane {
       for (const spec of specs) {
         const current = this.services.get(spec.name);
         if (!current) {
-          const service = new Service(spec, { logger: this.logger });
+          const service = new Service(spec, { logger: this.logger, sequence: this.sequenceFor?.(spec.name) });
           await service.listen();
           fresh.push(service);
         } else if (listenKey(current.spec) !== listenKey(spec)) {

@@ -12,7 +12,7 @@
  * - Counters are plain numbers on the server objects; sessions update them.
  */
 import type { Balancer, BalanceKind, BalancedServer } from './balancers/balancer.js';
-import { createBalancer } from './balancers/index.js';
+import { createBalancer, type BalancerOptions } from './balancers/index.js';
 import type { ServerCounters, ServerSpec, ServerState } from './types.js';
 
 /** What the pool needs of a session: close it, and read what it moved so far. */
@@ -65,8 +65,9 @@ export class Pool {
   constructor(
     public kind: BalanceKind,
     specs: readonly ServerSpec[],
+    private readonly balancerOptions: BalancerOptions = {},
   ) {
-    this.balancer = createBalancer(kind) as Balancer<PoolServer>;
+    this.balancer = createBalancer(kind, balancerOptions) as Balancer<PoolServer>;
     for (const spec of specs) this.addServer(spec);
     this.refresh();
   }
@@ -74,7 +75,7 @@ export class Pool {
   /** Switches the balancing algorithm (a reload changed `balance`); a writer must be named again. */
   setKind(kind: BalanceKind): void {
     this.kind = kind;
-    this.balancer = createBalancer(kind) as Balancer<PoolServer>;
+    this.balancer = createBalancer(kind, this.balancerOptions) as Balancer<PoolServer>;
     for (const s of this.servers) s.eligible = false;
     this.refresh();
   }

@@ -21,6 +21,8 @@ export interface ServiceOptions {
   logger?: Logger;
   /** Shared listen handle (e.g. from a parent process); default: listen on spec host:port. */
   listenTarget?: () => net.ListenOptions;
+  /** roundrobin: the next number of a sequence shared with this service in other worker processes. */
+  sequence?: () => number;
 }
 
 const SERVER_ERROR_EVENTS = new Set<SessionEvent>(['connect-failed', 'connect-timeout', 'server-error']);
@@ -40,7 +42,7 @@ export class Service implements SessionHost {
     this.name = spec.name;
     this.spec = spec;
     this.logger = (options.logger ?? silentLogger).child({ service: spec.name });
-    this.pool = new Pool(spec.balance, spec.servers);
+    this.pool = new Pool(spec.balance, spec.servers, { sequence: options.sequence });
   }
 
   get connectTimeoutMs(): number {

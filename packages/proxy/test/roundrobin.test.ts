@@ -162,3 +162,62 @@ test('flapping does not let credits drift: exact shares after many changes', () 
   rr.setState(b, true);
   assert.deepEqual(count(picks(rr, 600)), { a: 300, b: 200, c: 100 });
 });
+
+// Shared mode: several processes' balancers of one service draw from one sequence.
+
+function sharedPair(weights: Record<string, number>, order: [string[], string[]]) {
+  let seq = 0;
+  const sequence = () => seq++;
+  const make = (names: string[]) => {
+    const rr = new RoundRobinBalancer<TestServer>({ sequence });
+    const servers: Record<string, TestServer> = {};
+    for (const name of names) {
+      servers[name] = { name, weight: weights[name] ?? 1, active: 0 };
+      rr.setState(servers[name], true);
+    }
+    return { rr, servers };
+  };
+  return [make(order[0]), make(order[1])] as const;
+}
+
+test('shared: two balancers that became eligible in different orders split 400 picks 100 each, however the picks interleave', () => {
+  const [a, b] = sharedPair({ s1: 1, s2: 1, s3: 1, s4: 1 }, [
+    ['s1', 's2', 's3', 's4'],
+    ['s4', 's2', 's1', 's3'],
+  ]);
+  const all: string[] = [];
+  // An uneven, bursty split between the two processes: 7 then 3, 1 then 9 ...
+  const pattern = [7, 3, 1, 9, 5, 5, 2, 8];
+  let turn = 0;
+  while (all.length < 400) {
+    const n = Math.min(pattern[turn % pattern.length]!, 400 - all.length);
+    all.push(...picks(turn % 2 === 0 ? a.rr : b.rr, n));
+    turn++;
+  }
+  assert.deepEqual(count(all), { s1: 100, s2: 100, s3: 100, s4: 100 });
+});
+
+test('shared: weights hold across balancers and the heavy server is spread through the cycle', () => {
+  const [a, b] = sharedPair({ a: 3, b: 1 }, [
+    ['a', 'b'],
+    ['b', 'a'],
+  ]);
+  const seq = [...picks(a.rr, 2), ...picks(b.rr, 2), ...picks(a.rr, 1), ...picks(b.rr, 3)];
+  assert.deepEqual(seq, ['a', 'a', 'b', 'a', 'a', 'a', 'b', 'a']);
+  // Equal factors are reduced: 200:100 cycles like 2:1.
+  const [c] = sharedPair({ x: 200, y: 100 }, [['x', 'y'], ['x', 'y']]);
+  assert.deepEqual(picks(c.rr, 6), ['x', 'y', 'x', 'x', 'y', 'x']);
+});
+
+test('shared: a pick skips excluded servers, weight 0 and ineligible servers never come up, an empty set gives undefined', () => {
+  const [a] = sharedPair({ s1: 1, s2: 1, s3: 1, z: 0 }, [['s1', 's2', 's3', 'z'], []]);
+  const ex = new Set([a.servers.s1!, a.servers.s2!]);
+  assert.deepEqual(picks(a.rr, 4, ex), ['s3', 's3', 's3', 's3']);
+  a.rr.setState(a.servers.s3!, false);
+  assert.deepEqual(count(picks(a.rr, 10)), { s1: 5, s2: 5 });
+  a.rr.setState(a.servers.s1!, false);
+  a.rr.setState(a.servers.s2!, false);
+  assert.equal(a.rr.pick('10.0.0.1'), undefined);
+  a.rr.setState(a.servers.s2!, true);
+  assert.equal(a.rr.pick('10.0.0.1', new Set([a.servers.s2!])), undefined);
+});

@@ -12,19 +12,24 @@ import { WriterOnlyBalancer } from './writer.js';
 
 export type { BalancedServer, Balancer, BalanceKind, WriterBalancer } from './balancer.js';
 export { LeastConnBalancer } from './leastconn.js';
-export { RoundRobinBalancer } from './roundrobin.js';
+export { RoundRobinBalancer, type RoundRobinOptions } from './roundrobin.js';
 export { SourceBalancer, POINTS_PER_WEIGHT, hashString } from './source.js';
 export { WriterOnlyBalancer } from './writer.js';
 
 /** Every `balance:` value, in the order the docs list them. */
 export const BALANCE_KINDS: readonly BalanceKind[] = ['roundrobin', 'leastconn', 'source', 'writer'];
 
-export function createBalancer<S extends BalancedServer = BalancedServer>(kind: 'writer'): WriterBalancer<S>;
-export function createBalancer<S extends BalancedServer = BalancedServer>(kind: BalanceKind): Balancer<S>;
-export function createBalancer<S extends BalancedServer = BalancedServer>(kind: BalanceKind): Balancer<S> {
+export interface BalancerOptions {
+  /** roundrobin: a sequence shared with the same service's balancers in other processes. */
+  sequence?: () => number;
+}
+
+export function createBalancer<S extends BalancedServer = BalancedServer>(kind: 'writer', options?: BalancerOptions): WriterBalancer<S>;
+export function createBalancer<S extends BalancedServer = BalancedServer>(kind: BalanceKind, options?: BalancerOptions): Balancer<S>;
+export function createBalancer<S extends BalancedServer = BalancedServer>(kind: BalanceKind, options: BalancerOptions = {}): Balancer<S> {
   switch (kind) {
     case 'roundrobin':
-      return new RoundRobinBalancer<S>();
+      return new RoundRobinBalancer<S>(options);
     case 'leastconn':
       return new LeastConnBalancer<S>();
     case 'source':

@@ -24,6 +24,16 @@
  *   was already tried for this client (retries) is not owed a burst later, and
  *   the others keep their relative order.
  * - pick() allocates nothing and creates no closures.
+ *
+ * Shared mode (`sequence` given): several processes balance one service, and
+ * each pick takes the next number of a sequence they share (the daemon keeps
+ * it in shared memory). Every process derives the same cycle from the same
+ * eligible set: the smooth order above, computed from zero credits over the
+ * servers sorted by name with their weights divided by their gcd, so number
+ * n means the same server everywhere and round robin holds across processes
+ * (4 servers, 400 clients: 100 each whichever process accepted them). The
+ * cycle is rebuilt lazily after a change of the eligible set or a weight; a
+ * pick skips forward past excluded servers.
  */
 import type { BalancedServer, Balancer } from './balancer.js';
 import { normalizeWeight } from './weight.js';
@@ -37,10 +47,22 @@ interface Entry<S> {
   index: number;
 }
 
+export interface RoundRobinOptions {
+  /** Returns the next number of a sequence shared with other balancers of the same service. */
+  sequence?: () => number;
+}
+
 export class RoundRobinBalancer<S extends BalancedServer = BalancedServer> implements Balancer<S> {
   readonly kind = 'roundrobin' as const;
   readonly #entries = new Map<S, Entry<S>>();
   readonly #ring: Entry<S>[] = [];
+  readonly #sequence: (() => number) | undefined;
+  /** Shared mode: the servers of one cycle, in pick order; undefined when it must be rebuilt. */
+  #cycle: S[] | undefined;
+
+  constructor(options: RoundRobinOptions = {}) {
+    this.#sequence = options.sequence;
+  }
 
   setState(server: S, eligible: boolean): void {
     const entry = this.#entries.get(server);
@@ -75,6 +97,7 @@ export class RoundRobinBalancer<S extends BalancedServer = BalancedServer> imple
   }
 
   pick(_clientAddress: string, exclude?: ReadonlySet<S>): S | undefined {
+    if (this.#sequence !== undefined) return this.#pickShared(this.#sequence(), exclude);
     const ring = this.#ring;
     let best: Entry<S> | undefined;
     let total = 0;
@@ -92,7 +115,40 @@ export class RoundRobinBalancer<S extends BalancedServer = BalancedServer> imple
     return best.server;
   }
 
+  #pickShared(n: number, exclude?: ReadonlySet<S>): S | undefined {
+    const cycle = (this.#cycle ??= this.#buildCycle());
+    const len = cycle.length;
+    if (len === 0) return undefined;
+    const start = n % len;
+    for (let k = 0; k < len; k++) {
+      const s = cycle[(start + k) % len] as S;
+      if (exclude === undefined || !exclude.has(s)) return s;
+    }
+    return undefined;
+  }
+
+  #buildCycle(): S[] {
+    const live = this.#ring.filter((e) => e.weight > 0).sort((a, b) => (a.server.name < b.server.name ? -1 : a.server.name > b.server.name ? 1 : 0));
+    const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+    const g = live.reduce((acc, e) => gcd(acc, e.weight), 0);
+    const weights = live.map((e) => e.weight / g);
+    const credit = weights.map(() => 0);
+    const total = weights.reduce((a, b) => a + b, 0);
+    const cycle: S[] = [];
+    for (let step = 0; step < total; step++) {
+      let best = 0;
+      for (let i = 0; i < live.length; i++) {
+        credit[i]! += weights[i]!;
+        if (credit[i]! > credit[best]!) best = i;
+      }
+      credit[best]! -= total;
+      cycle.push(live[best]!.server);
+    }
+    return cycle;
+  }
+
   #resetCredits(): void {
+    this.#cycle = undefined;
     for (let i = 0; i < this.#ring.length; i++) (this.#ring[i] as Entry<S>).current = 0;
   }
 
