@@ -17,6 +17,7 @@ declare -A need=(
   [tshark]=tshark
   [ip]=iproute2
   [ps]=procps
+  [promtool]=prometheus
   [chromium]=chromium
 )
 missing=()
@@ -40,7 +41,7 @@ apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian packages start services on install where they can; the tests run
 # their own instances on free ports, so stop the packaged ones we just caused.
-for svc in mariadb keepalived; do
+for svc in mariadb keepalived prometheus; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi

@@ -8,6 +8,8 @@ import fs, { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { freePort } from './ports.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const cliPath = join(repoRoot, 'packages/baton/dist/src/cli.js');
@@ -20,6 +22,8 @@ process.on('exit', () => {
 export interface BatonProcess {
   pid: number;
   configPath: string;
+  /** Base URL of the admin API, e.g. http://127.0.0.1:40123 */
+  adminUrl: string;
   logs: string[];
   /** Resolves with the first log line (from now or earlier, after `from`) matching `re`. */
   waitForLog(re: RegExp, timeoutMs?: number, from?: number): Promise<string>;
@@ -33,6 +37,14 @@ export interface BatonProcess {
 }
 
 export async function startBaton(yaml: string, options: { env?: Record<string, string>; waitFor?: RegExp } = {}): Promise<BatonProcess> {
+  // Every daemon gets its own admin port: the default 127.0.0.1:9900 would collide between tests.
+  const parsed = (parse(yaml) ?? {}) as { admin?: { listen?: string } };
+  let adminListen = parsed.admin?.listen;
+  if (adminListen === undefined) {
+    if (parsed.admin !== undefined) throw new Error('startBaton: give admin.listen explicitly when the config has an admin section');
+    adminListen = `127.0.0.1:${await freePort()}`;
+    yaml = `${yaml.replace(/\n*$/, '\n')}admin: { listen: ${adminListen} }\n`;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'baton-e2e-'));
   const configPath = join(dir, 'baton.yaml');
   writeFileSync(configPath, yaml);
@@ -95,9 +107,11 @@ export async function startBaton(yaml: string, options: { env?: Record<string, s
   const proc: BatonProcess = {
     pid: child.pid!,
     configPath,
+    adminUrl: `http://${adminListen}`,
     logs,
     waitForLog,
-    writeConfig: (text) => writeFileSync(configPath, text),
+    // A new config without an admin section keeps this daemon's admin port.
+    writeConfig: (text) => writeFileSync(configPath, /^admin:/m.test(text) ? text : `${text.replace(/\n*$/, '\n')}admin: { listen: ${adminListen} }\n`),
     signal: (sig) => void child.kill(sig),
     exited,
     async stop(ms = 5000) {

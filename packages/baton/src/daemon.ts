@@ -1,28 +1,31 @@
 /**
- * The daemon: loads the config, runs the data plane and the control plane,
- * and handles the process's life (reload on SIGHUP, graceful stop on
- * SIGTERM/SIGINT).
+ * The daemon: loads the config, runs the data plane (in this process, or in
+ * worker processes) and the control plane, and handles the process's life
+ * (reload on SIGHUP, graceful stop on SIGTERM/SIGINT).
  *
  * Reload is all or nothing: a file that does not validate, or a new listen
  * address that cannot be bound, is logged and the running config stays.
+ *
+ * The admin subsystem starts last and stops last, after the data plane has
+ * drained, so `baton status` answers during a graceful stop.
  */
+import { availableParallelism } from 'node:os';
 import { BatonError, describeError, type Logger } from '@baton/core';
-import { DataPlane } from '@baton/proxy';
 import { formatConfigIssue, loadConfigFile } from './config/index.js';
 import type { BatonConfig } from './config/types.js';
 import { ControlPlane } from './control-plane.js';
 import { toServiceSpec } from './specs.js';
-import type { Subsystem, SubsystemContext } from './subsystem.js';
+import type { Subsystem } from './subsystem.js';
 import { HealthSubsystem } from './health/index.js';
 import { VrrpSubsystem } from './vrrp/index.js';
+import { AdminSubsystem } from './admin/index.js';
+import { BatonMetrics } from './admin/metrics.js';
+import { LocalDataPlane, type DataPlaneHost } from './dataplane/host.js';
+import { WorkerPool } from './dataplane/workers.js';
 
-/**
- * The subsystems, in start order (stopped in reverse). Each is constructed
- * here and nowhere else.
- */
-function createSubsystems(context: SubsystemContext): Subsystem[] {
-  // VRRP after health: tracked services already have their first states; stopped first, so priority 0 goes out before the drain.
-  return [new HealthSubsystem(context), new VrrpSubsystem(context)];
+/** `workers:` as a process count. */
+export function resolveWorkers(workers: BatonConfig['workers']): number {
+  return workers === 'auto' ? Math.max(1, availableParallelism()) : workers;
 }
 
 export interface DaemonOptions {
@@ -31,23 +34,49 @@ export interface DaemonOptions {
 }
 
 export class Daemon {
-  readonly dataPlane: DataPlane;
+  private host: DataPlaneHost | undefined;
   readonly control: ControlPlane;
+  readonly metrics: BatonMetrics;
+  readonly admin: AdminSubsystem;
   private config: BatonConfig | undefined;
   private readonly logger: Logger;
   private stopping: Promise<void> | undefined;
   private reloading: Promise<boolean> = Promise.resolve(true);
+  /** Started in this order, stopped in reverse; the admin subsystem comes after them and goes after the data plane. */
   private readonly subsystems: Subsystem[];
   private started: Subsystem[] = [];
+  private adminStarted = false;
 
   constructor(private readonly options: DaemonOptions) {
     this.logger = options.logger;
-    this.dataPlane = new DataPlane({ logger: this.logger });
     this.control = new ControlPlane({
-      setServerState: (service, server, state, reason) => this.dataPlane.setServerState(service, server, state, reason),
-      setWriter: (service, server, reason) => this.dataPlane.setWriter(service, server, reason),
+      setServerState: (service, server, state, reason) => this.host?.setServerState(service, server, state, reason),
+      setWriter: (service, server, reason) => this.host?.setWriter(service, server, reason),
     });
-    this.subsystems = createSubsystems({ logger: this.logger, control: this.control, dataPlane: this.dataPlane });
+    const context = { logger: this.logger, control: this.control };
+    const vrrp = new VrrpSubsystem(context);
+    this.metrics = new BatonMetrics({
+      config: () => this.config,
+      control: this.control,
+      counters: () => this.dataPlane.counters(),
+      vrrp: () => vrrp.snapshot(),
+    });
+    const health = new HealthSubsystem(context, { onCheck: (service, server, result) => this.metrics.observeCheck(service, server, result.ms) });
+    // VRRP after health: tracked services already have their first states; stopped first, so priority 0 goes out before the drain.
+    this.subsystems = [health, vrrp];
+    this.admin = new AdminSubsystem({
+      logger: this.logger,
+      control: this.control,
+      dataPlane: () => this.dataPlane,
+      vrrp: () => vrrp.snapshot(),
+      lastCheck: (service, server) => health.lastCheck(service, server),
+      metrics: this.metrics,
+    });
+  }
+
+  get dataPlane(): DataPlaneHost {
+    if (!this.host) throw new BatonError('not-started', 'the data plane is not running');
+    return this.host;
   }
 
   get currentConfig(): BatonConfig | undefined {
@@ -67,17 +96,22 @@ export class Daemon {
   /** Loads the config and starts every service; throws BatonError when it cannot. */
   async start(): Promise<void> {
     const config = await this.load();
-    await this.dataPlane.apply(config.services.map(toServiceSpec));
+    const workers = resolveWorkers(config.workers);
+    this.host = workers > 1 ? new WorkerPool({ workers, logger: this.logger, logLevel: config.logLevel }) : new LocalDataPlane(this.logger);
+    await this.host.apply(config.services.map(toServiceSpec));
     this.config = config;
     this.control.setConfig(config);
     for (const sub of this.subsystems) {
       await sub.start(config);
       this.started.push(sub);
     }
+    await this.admin.start(config);
+    this.adminStarted = true;
     this.logger.info('baton started', {
       node: config.node,
       config: this.options.configPath,
       services: config.services.length,
+      workers,
       pid: process.pid,
     });
   }
@@ -98,11 +132,15 @@ export class Daemon {
       this.logger.error('reload rejected, running config kept', { error: describeError(err) });
       return false;
     }
+    if (resolveWorkers(config.workers) !== this.dataPlane.workers) {
+      this.logger.warn('workers change needs a restart; running with the current count', { workers: this.dataPlane.workers });
+    }
     try {
       const diff = await this.dataPlane.apply(config.services.map(toServiceSpec));
       this.config = config;
       this.control.setConfig(config);
       for (const sub of this.started) await sub.reload(config);
+      if (this.adminStarted) await this.admin.reload(config);
       this.logger.info('config reloaded', {
         added: diff.added.join(',') || '-',
         removed: diff.removed.join(',') || '-',
@@ -119,12 +157,15 @@ export class Daemon {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       const graceMs = this.config?.shutdownTimeoutMs ?? 10_000;
-      this.logger.info('shutting down', { open_sessions: this.dataPlane.activeSessions(), grace_ms: graceMs });
+      const open = this.host ? await this.host.activeSessions().catch(() => -1) : 0;
+      this.logger.info('shutting down', { open_sessions: open, grace_ms: graceMs });
       for (const sub of [...this.started].reverse()) {
         await sub.stop().catch((err: unknown) => this.logger.error('subsystem stop failed', { subsystem: sub.name, error: describeError(err) }));
       }
       this.started = [];
-      const closed = await this.dataPlane.shutdown(graceMs);
+      const closed = this.host ? await this.host.shutdown(graceMs) : 0;
+      if (this.adminStarted) await this.admin.stop();
+      this.adminStarted = false;
       this.logger.info('stopped', { sessions_closed: closed });
     })();
     return this.stopping;

@@ -8,12 +8,10 @@
 import type { Logger } from '@baton/core';
 import type { BatonConfig } from './config/types.js';
 import type { ControlPlane } from './control-plane.js';
-import type { DataPlane } from '@baton/proxy';
 
 export interface SubsystemContext {
   logger: Logger;
   control: ControlPlane;
-  dataPlane: DataPlane;
 }
 
 export interface Subsystem {

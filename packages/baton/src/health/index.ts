@@ -13,7 +13,7 @@
  *   names, read at (re)start; it is never logged.
  */
 import type { Logger } from '@baton/core';
-import { createProbe, HealthScheduler } from '@baton/health';
+import { createProbe, HealthScheduler, type CheckResult } from '@baton/health';
 import type { BatonConfig, ServiceConfig } from '../config/types.js';
 import type { ControlPlane } from '../control-plane.js';
 import type { Subsystem, SubsystemContext } from '../subsystem.js';
@@ -27,15 +27,29 @@ function serviceKey(svc: ServiceConfig): string {
   return JSON.stringify({ health: svc.health, servers: svc.servers.map((s) => [s.name, s.address]) });
 }
 
+export interface HealthHooks {
+  /** Every completed check (for the duration histogram). */
+  onCheck?(service: string, server: string, result: CheckResult): void;
+}
+
 export class HealthSubsystem implements Subsystem {
   readonly name = 'health';
   private readonly running = new Map<string, Running>();
   private readonly logger: Logger;
   private readonly control: ControlPlane;
+  /** The last result per service and server, for the admin API. */
+  private readonly last = new Map<string, CheckResult>();
 
-  constructor(context: SubsystemContext) {
+  constructor(
+    context: SubsystemContext,
+    private readonly hooks: HealthHooks = {},
+  ) {
     this.logger = context.logger.child({ subsystem: 'health' });
     this.control = context.control;
+  }
+
+  lastCheck(service: string, server: string): CheckResult | undefined {
+    return this.last.get(`${service}\0${server}`);
   }
 
   async start(config: BatonConfig): Promise<void> {
@@ -58,6 +72,7 @@ export class HealthSubsystem implements Subsystem {
       if (!svc || serviceKey(svc) !== running.key) {
         this.running.delete(name);
         await running.scheduler.stop();
+        for (const k of [...this.last.keys()]) if (k.startsWith(`${name}\0`)) this.last.delete(k);
       }
     }
     for (const svc of wanted.values()) {
@@ -87,12 +102,12 @@ export class HealthSubsystem implements Subsystem {
         const reason = change.label === 'ok' ? 'check passed' : `${change.label}: ${change.detail}`;
         this.control.setHealth(svc.name, change.server, change.to === 'up', reason, change.result.info?.galeraIndex);
       },
-      // Galera indexes move when nodes join or leave without any up/down change.
-      onResult: galera
-        ? (server, result, health) => {
-            if (result.ok) this.control.setHealth(svc.name, server, health.state === 'up', 'check passed', result.info?.galeraIndex);
-          }
-        : undefined,
+      onResult: (server, result, health) => {
+        this.last.set(`${svc.name}\0${server}`, result);
+        this.hooks.onCheck?.(svc.name, server, result);
+        // Galera indexes move when nodes join or leave without any up/down change.
+        if (galera && result.ok) this.control.setHealth(svc.name, server, health.state === 'up', 'check passed', result.info?.galeraIndex);
+      },
     });
     scheduler.start();
     logger.info('health checks started', { check: h.check, servers: servers.length, interval_ms: h.intervalMs });

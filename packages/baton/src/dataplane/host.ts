@@ -1,0 +1,97 @@
+/**
+ * The data plane as the control plane sees it: one interface whether the
+ * relay runs in this process (`workers: 1`) or in worker processes. Specs and
+ * state changes go in, counters come out, all as plain data.
+ *
+ * Invariants:
+ * - apply() is all or nothing across every process: it resolves with the
+ *   difference, or rejects and leaves the running services as they were.
+ * - setServerState()/setWriter() are fire-and-forget and ordered: a later
+ *   call never overtakes an earlier one.
+ * - counters() sums every process; counters never go backwards, even when a
+ *   worker dies (what it reported last is kept).
+ */
+import type { ApplyResult, ServerState, ServiceCounters, ServiceSpec } from '@baton/proxy';
+import { DataPlane } from '@baton/proxy';
+import type { Logger } from '@baton/core';
+
+export interface DataPlaneHost {
+  /** Number of processes relaying (1 = in this process). */
+  readonly workers: number;
+  apply(specs: readonly ServiceSpec[]): Promise<ApplyResult>;
+  setServerState(service: string, server: string, state: ServerState, reason: string): void;
+  setWriter(service: string, server: string | null, reason: string): void;
+  counters(): Promise<ServiceCounters[]>;
+  activeSessions(): Promise<number>;
+  /** Stops accepting, lets sessions finish for up to graceMs, closes the rest; resolves with the number closed. */
+  shutdown(graceMs: number): Promise<number>;
+}
+
+/** `workers: 1`: the relay on the daemon's own event loop. */
+export class LocalDataPlane implements DataPlaneHost {
+  readonly workers = 1;
+  readonly dataPlane: DataPlane;
+
+  constructor(logger: Logger) {
+    this.dataPlane = new DataPlane({ logger });
+  }
+
+  apply(specs: readonly ServiceSpec[]): Promise<ApplyResult> {
+    return this.dataPlane.apply(specs);
+  }
+
+  setServerState(service: string, server: string, state: ServerState, reason: string): void {
+    this.dataPlane.setServerState(service, server, state, reason);
+  }
+
+  setWriter(service: string, server: string | null, reason: string): void {
+    this.dataPlane.setWriter(service, server, reason);
+  }
+
+  counters(): Promise<ServiceCounters[]> {
+    return Promise.resolve(this.dataPlane.counters());
+  }
+
+  activeSessions(): Promise<number> {
+    return Promise.resolve(this.dataPlane.activeSessions());
+  }
+
+  shutdown(graceMs: number): Promise<number> {
+    return this.dataPlane.shutdown(graceMs);
+  }
+}
+
+/**
+ * Adds `from` into `into`, matched by service and server name. `live`: a
+ * running process's snapshot (open sessions count, new names are added);
+ * otherwise what a dead worker left: only its running totals count, and only
+ * for services and servers that still exist.
+ */
+export function addCounters(into: Map<string, ServiceCounters>, from: readonly ServiceCounters[], live: boolean): void {
+  const withActive = live;
+  for (const svc of from) {
+    let acc = into.get(svc.name);
+    if (!acc && !live) continue;
+    if (!acc) {
+      acc = { ...svc, total: 0, active: 0, refused: 0, servers: svc.servers.map((s) => ({ ...s, active: 0, total: 0, bytesIn: 0, bytesOut: 0, connectErrors: 0, sessionErrors: 0 })) };
+      into.set(svc.name, acc);
+    }
+    acc.total += svc.total;
+    acc.refused += svc.refused;
+    if (withActive) acc.active += svc.active;
+    for (const s of svc.servers) {
+      let a = acc.servers.find((x) => x.name === s.name);
+      if (!a && !live) continue;
+      if (!a) {
+        a = { ...s, active: 0, total: 0, bytesIn: 0, bytesOut: 0, connectErrors: 0, sessionErrors: 0 };
+        acc.servers.push(a);
+      }
+      a.total += s.total;
+      a.bytesIn += s.bytesIn;
+      a.bytesOut += s.bytesOut;
+      a.connectErrors += s.connectErrors;
+      a.sessionErrors += s.sessionErrors;
+      if (withActive) a.active += s.active;
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * A data-plane worker process (cluster worker): runs a DataPlane driven by
+ * the daemon over IPC. Listening sockets are shared through the cluster
+ * primary (SCHED_NONE: the kernel hands each connection to one of the
+ * workers accepting on the same socket), so a worker that dies never closes
+ * a listener the others use.
+ *
+ * Invariants:
+ * - Messages are handled strictly in order: each waits for the previous one
+ *   (an apply binds asynchronously; the state changes after it must not
+ *   overtake it).
+ * - SIGTERM, SIGINT and SIGHUP are ignored: a signal sent to the whole
+ *   process group (Ctrl-C, a service manager) must not cut sessions; the
+ *   daemon decides and sends `shutdown`. The daemon's death closes the IPC
+ *   channel, and the cluster module then ends the worker.
+ */
+import cluster from 'node:cluster';
+import { createLineLogger, describeError, type Logger } from '@baton/core';
+import { DataPlane } from '@baton/proxy';
+import { SEQUENCE_BYTES, SEQUENCE_FD, type FromWorker, type ToWorker } from './protocol.js';
+import { mapSharedSequences } from './sequence.js';
+
+if (!cluster.isWorker) throw new Error('worker-main is started by the daemon, not directly');
+
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => undefined);
+
+const workerId = cluster.worker!.id;
+let logger: Logger = createLineLogger({ level: 'info' }).child({ worker: workerId });
+let slots: Record<string, number> = {};
+const sequence = mapSharedSequences(SEQUENCE_FD, SEQUENCE_BYTES);
+let dataPlane: DataPlane | undefined;
+
+function send(msg: FromWorker): void {
+  if (process.connected) process.send!(msg);
+}
+
+function plane(): DataPlane {
+  dataPlane ??= new DataPlane({
+    logger,
+    sequenceFor: (service) => {
+      const slot = slots[service];
+      return slot === undefined ? undefined : sequence(slot);
+    },
+  });
+  return dataPlane;
+}
+
+async function handle(msg: ToWorker): Promise<void> {
+  switch (msg.t) {
+    case 'init': {
+      logger = createLineLogger({ level: msg.init.logLevel }).child({ worker: workerId });
+      slots = msg.init.slots;
+      try {
+        const result = await plane().apply(msg.init.specs);
+        for (const [service, server, state] of msg.init.states) plane().setServerState(service, server, state, 'worker start');
+        for (const [service, server] of msg.init.writers) plane().setWriter(service, server, 'worker start');
+        send({ t: 'done', id: msg.id, result });
+      } catch (err) {
+        send({ t: 'done', id: msg.id, error: { code: 'listen-failed', message: describeError(err) } });
+      }
+      return;
+    }
+    case 'apply':
+      slots = { ...slots, ...msg.slots };
+      try {
+        const result = await plane().apply(msg.specs);
+        send({ t: 'done', id: msg.id, result });
+      } catch (err) {
+        send({ t: 'done', id: msg.id, error: { code: 'listen-failed', message: describeError(err) } });
+      }
+      return;
+    case 'state':
+      plane().setServerState(msg.service, msg.server, msg.state, msg.reason);
+      return;
+    case 'writer':
+      plane().setWriter(msg.service, msg.server, msg.reason);
+      return;
+    case 'counters':
+      send({ t: 'counters', id: msg.id, services: plane().counters() });
+      return;
+    case 'shutdown': {
+      const closed = await plane().shutdown(msg.graceMs);
+      // Exit once the answer has left.
+      if (process.connected) process.send!({ t: 'shutdown-done', id: msg.id, closed } satisfies FromWorker, () => process.exit(0));
+      else process.exit(0);
+      return;
+    }
+  }
+}
+
+let queue: Promise<void> = Promise.resolve();
+process.on('message', (msg: ToWorker) => {
+  queue = queue.then(() => handle(msg)).catch((err: unknown) => logger.error('worker message failed', { error: describeError(err) }));
+});
+send({ t: 'hello', id: 0 });

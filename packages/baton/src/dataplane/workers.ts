@@ -1,0 +1,314 @@
+/**
+ * `workers: N` (N >= 2): the relay runs in N cluster worker processes; this
+ * side, in the daemon, drives them and keeps what a restarted worker needs.
+ *
+ * Invariants:
+ * - Listening sockets are shared with SCHED_NONE: bound once by the cluster
+ *   primary and accepted on by every worker, so a worker's death never
+ *   refuses a client while another worker lives.
+ * - The pool remembers the specs, every server state and every writer it
+ *   sent; a worker (re)started at any time gets all of them in its init, so
+ *   every worker sends writes to the same server.
+ * - apply() reaches every live worker; if one fails, the ones that succeeded
+ *   get the previous specs back, so no worker runs a half-applied config.
+ * - Round robin uses one sequence per service in shared memory (a slot per
+ *   service name for the daemon's life), so it holds across workers.
+ * - A worker that exits unexpectedly is logged and forked again, the delay
+ *   doubling from 100 ms to 5 s and resetting after 10 s of stable running.
+ *   Its last reported counters are folded into a base, so the sums never go
+ *   backwards.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
+import { BatonError, describeError, type Logger, type LogLevel } from '@baton/core';
+import type { ApplyResult, ServerState, ServiceCounters, ServiceSpec } from '@baton/proxy';
+import { addCounters, type DataPlaneHost } from './host.js';
+import { SEQUENCE_BYTES, SEQUENCE_SLOTS, WORKER_ENTRY, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
+import { createSharedSequences } from './sequence.js';
+
+const RESTART_MIN_MS = 100;
+const RESTART_MAX_MS = 5000;
+const STABLE_RUN_MS = 10_000;
+/** How long a counters request waits for a worker before its last report is used. */
+const COUNTERS_TIMEOUT_MS = 1000;
+/** A worker's apply (binding sockets) must answer within this. */
+const APPLY_TIMEOUT_MS = 10_000;
+
+interface Pending {
+  resolve(msg: FromWorker): void;
+  timer: NodeJS.Timeout;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker | undefined;
+  /** Set once the worker applied its init; until then it gets no other messages. */
+  ready: boolean;
+  startedAt: number;
+  restartDelay: number;
+  restartTimer: NodeJS.Timeout | undefined;
+  last: ServiceCounters[];
+}
+
+export interface WorkerPoolOptions {
+  workers: number;
+  logger: Logger;
+  logLevel: LogLevel;
+}
+
+export class WorkerPool implements DataPlaneHost {
+  readonly workers: number;
+  private readonly logger: Logger;
+  private logLevel: LogLevel;
+  private readonly slots: Slot[] = [];
+  private specs: ServiceSpec[] = [];
+  private readonly states = new Map<string, [string, string, ServerState]>();
+  private readonly writers = new Map<string, string | null>();
+  private readonly sequenceSlots = new Map<string, number>();
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private stopping = false;
+  /** Totals left by workers that died. */
+  private readonly base = new Map<string, ServiceCounters>();
+  private readonly sequenceFd: number;
+
+  constructor(options: WorkerPoolOptions) {
+    this.workers = options.workers;
+    this.logger = options.logger.child({ subsystem: 'workers' });
+    this.logLevel = options.logLevel;
+    this.sequenceFd = createSharedSequences(SEQUENCE_BYTES);
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
+    cluster.setupPrimary({
+      exec: fileURLToPath(WORKER_ENTRY),
+      args: [],
+      // stdin closed, logs to the daemon's own stdout/stderr, IPC, then the shared sequences.
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc', this.sequenceFd],
+    });
+    for (let i = 0; i < this.workers; i++) {
+      this.slots.push({ index: i, worker: undefined, ready: false, startedAt: 0, restartDelay: RESTART_MIN_MS, restartTimer: undefined, last: [] });
+    }
+  }
+
+  setLogLevel(level: LogLevel): void {
+    this.logLevel = level;
+  }
+
+  private slotsFor(specs: readonly ServiceSpec[]): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const spec of specs) {
+      let slot = this.sequenceSlots.get(spec.name);
+      if (slot === undefined && this.sequenceSlots.size < SEQUENCE_SLOTS) {
+        slot = this.sequenceSlots.size;
+        this.sequenceSlots.set(spec.name, slot);
+      }
+      if (slot !== undefined) out[spec.name] = slot;
+    }
+    return out;
+  }
+
+  /** First apply: forks every worker with the specs. Later applies go to the live workers. */
+  async apply(specs: readonly ServiceSpec[]): Promise<ApplyResult> {
+    const previous = this.specs;
+    const slots = this.slotsFor(specs);
+    if (this.slots.every((s) => !s.worker)) {
+      this.specs = [...specs];
+      const results = await Promise.all(this.slots.map((slot) => this.fork(slot)));
+      const failed = results.find((r) => r.error);
+      if (failed?.error) {
+        this.specs = previous;
+        throw new BatonError('listen-failed', failed.error.message);
+      }
+      return results[0]?.result ?? { added: specs.map((s) => s.name), removed: [], changed: [] };
+    }
+    const live = this.slots.filter((s) => s.worker && s.ready);
+    const answers = await Promise.all(live.map((slot) => this.request(slot, { t: 'apply', id: 0, specs: [...specs], slots }, APPLY_TIMEOUT_MS)));
+    const failed = answers.find((a) => a?.t !== 'done' || a.error);
+    if (failed) {
+      const ok = live.filter((_, i) => answers[i]?.t === 'done' && !(answers[i] as { error?: unknown }).error);
+      await Promise.all(ok.map((slot) => this.request(slot, { t: 'apply', id: 0, specs: previous, slots: this.slotsFor(previous) }, APPLY_TIMEOUT_MS)));
+      const message = failed?.t === 'done' && failed.error ? failed.error.message : 'a worker did not answer';
+      throw new BatonError('listen-failed', message);
+    }
+    this.specs = [...specs];
+    this.prune();
+    const first = answers[0];
+    return first?.t === 'done' && first.result ? first.result : { added: [], removed: [], changed: [] };
+  }
+
+  /** Forgets states and writers of services and servers the specs no longer have. */
+  private prune(): void {
+    const names = new Map(this.specs.map((s) => [s.name, new Set(s.servers.map((x) => x.name))]));
+    for (const [key, [service, server]] of this.states) if (!names.get(service)?.has(server)) this.states.delete(key);
+    for (const service of this.writers.keys()) if (!names.has(service)) this.writers.delete(service);
+  }
+
+  setServerState(service: string, server: string, state: ServerState, reason: string): void {
+    this.states.set(`${service}\0${server}`, [service, server, state]);
+    this.broadcast({ t: 'state', service, server, state, reason });
+  }
+
+  setWriter(service: string, server: string | null, reason: string): void {
+    this.writers.set(service, server);
+    this.broadcast({ t: 'writer', service, server, reason });
+  }
+
+  async counters(): Promise<ServiceCounters[]> {
+    const live = this.slots.filter((s) => s.worker && s.ready);
+    await Promise.all(
+      live.map(async (slot) => {
+        const answer = await this.request(slot, { t: 'counters', id: 0 }, COUNTERS_TIMEOUT_MS);
+        if (answer?.t === 'counters') slot.last = answer.services;
+      }),
+    );
+    const sum = new Map<string, ServiceCounters>();
+    for (const slot of this.slots) if (slot.worker) addCounters(sum, slot.last, true);
+    addCounters(sum, [...this.base.values()], false);
+    // Service order as configured.
+    return this.specs.map((s) => sum.get(s.name)).filter((s): s is ServiceCounters => s !== undefined);
+  }
+
+  async activeSessions(): Promise<number> {
+    return (await this.counters()).reduce((n, s) => n + s.active, 0);
+  }
+
+  async shutdown(graceMs: number): Promise<number> {
+    this.stopping = true;
+    const live = this.slots.filter((s) => s.worker);
+    for (const slot of this.slots) clearTimeout(slot.restartTimer);
+    const answers = await Promise.all(
+      live.map(async (slot) => {
+        const worker = slot.worker!;
+        const exited = new Promise<void>((resolve) => {
+          if (worker.isDead()) resolve();
+          else worker.once('exit', () => resolve());
+        });
+        const answer = await this.request(slot, { t: 'shutdown', id: 0, graceMs }, graceMs + 5000);
+        const killTimer = setTimeout(() => worker.process.kill('SIGKILL'), 2000);
+        await exited;
+        clearTimeout(killTimer);
+        return answer?.t === 'shutdown-done' ? answer.closed : 0;
+      }),
+    );
+    return answers.reduce((a, b) => a + b, 0);
+  }
+
+  private broadcast(msg: ToWorker): void {
+    for (const slot of this.slots) if (slot.worker && slot.ready) this.send(slot.worker, msg);
+  }
+
+  private send(worker: Worker, msg: ToWorker): void {
+    if (!worker.isConnected()) return;
+    try {
+      worker.send(msg);
+    } catch (err) {
+      this.logger.warn('cannot reach worker', { worker: worker.id, error: describeError(err) });
+    }
+  }
+
+  /** Sends a request and resolves with the answer, or undefined after timeoutMs or the worker's death. */
+  private request(slot: Slot, msg: Extract<ToWorker, { id: number }>, timeoutMs: number): Promise<FromWorker | undefined> {
+    const worker = slot.worker;
+    if (!worker || !worker.isConnected()) return Promise.resolve(undefined);
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve(undefined);
+      }, timeoutMs);
+      const done = (answer: FromWorker | undefined) => {
+        clearTimeout(timer);
+        worker.off('exit', onExit);
+        this.pending.delete(id);
+        resolve(answer);
+      };
+      const onExit = () => done(undefined);
+      worker.once('exit', onExit);
+      this.pending.set(id, { resolve: done, timer });
+      this.send(worker, { ...msg, id } as ToWorker);
+    });
+  }
+
+  private onMessage(msg: FromWorker): void {
+    if (msg.t === 'hello') return;
+    const p = this.pending.get(msg.id);
+    if (p) p.resolve(msg);
+  }
+
+  private init(): WorkerInit {
+    return {
+      logLevel: this.logLevel,
+      specs: this.specs,
+      slots: this.slotsFor(this.specs),
+      states: [...this.states.values()],
+      writers: [...this.writers.entries()],
+    };
+  }
+
+  private async fork(slot: Slot): Promise<{ result?: ApplyResult; error?: { message: string } }> {
+    const worker = cluster.fork({ BATON_WORKER_INDEX: String(slot.index) });
+    slot.worker = worker;
+    slot.ready = false;
+    slot.last = [];
+    slot.startedAt = performance.now();
+    const hello = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), APPLY_TIMEOUT_MS);
+      const onMessage = (msg: FromWorker) => {
+        if (msg.t !== 'hello') return;
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        resolve(true);
+      };
+      worker.on('message', onMessage);
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    worker.on('message', (msg: FromWorker) => this.onMessage(msg));
+    worker.on('exit', (code, signal) => this.onExit(slot, worker, code, signal));
+    // The channel can error when the worker dies mid-send; the exit handler deals with it.
+    worker.on('error', (err) => this.logger.debug('worker channel error', { worker: worker.id, error: describeError(err) }));
+    if (!(await hello)) {
+      if (slot.worker === worker) worker.process.kill('SIGKILL');
+      return { error: { message: 'worker did not start' } };
+    }
+    const answer = await this.request(slot, { t: 'init', id: 0, init: this.init() }, APPLY_TIMEOUT_MS);
+    if (answer?.t !== 'done' || answer.error) {
+      const message = answer?.t === 'done' && answer.error ? answer.error.message : 'worker did not start';
+      if (slot.worker === worker) worker.process.kill('SIGKILL');
+      return { error: { message } };
+    }
+    if (slot.worker !== worker) return { error: { message: 'worker exited during start' } };
+    slot.ready = true;
+    // States and writers sent while the init was in flight.
+    for (const [service, server, state] of this.states.values()) this.send(worker, { t: 'state', service, server, state, reason: 'worker start' });
+    for (const [service, server] of this.writers) this.send(worker, { t: 'writer', service, server, reason: 'worker start' });
+    this.logger.info('worker started', { worker: worker.id, index: slot.index, pid: worker.process.pid });
+    return { result: answer.result };
+  }
+
+  private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    if (slot.worker !== worker) return;
+    addCounters(this.base, slot.last, true);
+    for (const svc of this.base.values()) {
+      svc.active = 0;
+      for (const s of svc.servers) s.active = 0;
+    }
+    slot.worker = undefined;
+    slot.ready = false;
+    slot.last = [];
+    if (this.stopping) return;
+    const ranMs = performance.now() - slot.startedAt;
+    if (ranMs > STABLE_RUN_MS) slot.restartDelay = RESTART_MIN_MS;
+    const delay = slot.restartDelay;
+    slot.restartDelay = Math.min(RESTART_MAX_MS, slot.restartDelay * 2);
+    this.logger.error('worker exited, restarting', { worker: worker.id, pid: worker.process.pid, code: code ?? '-', signal: signal ?? '-', restart_in_ms: delay });
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      if (this.stopping) return;
+      void this.fork(slot).then((r) => {
+        if (r.error) this.logger.error('worker restart failed', { index: slot.index, error: r.error.message });
+      });
+    }, delay);
+  }
+}
