@@ -1,0 +1,208 @@
+/**
+ * The status page in a real browser (Debian's chromium, driven by
+ * playwright-core) against a real `baton start`: it renders the service and
+ * its servers, follows a backend that dies, drains a server with its button
+ * (and the JSON API agrees), keeps the last data under a "daemon unreachable"
+ * banner when the daemon goes away, and with an admin token refuses a change
+ * until the token is typed in. Leaves a screenshot in test/artifacts/.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { requireCapability } from '@baton/core';
+import { repoRoot, startBaton, type BatonProcess } from './helpers/baton.js';
+import { fetchName, nameBackend, times, type Backend } from './helpers/backends.js';
+import { freePorts } from './helpers/ports.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(repoRoot, 'test/artifacts');
+const TOKEN_ENV = 'BATON_E2E_ADMIN_TOKEN';
+
+interface ServerStatus {
+  name: string;
+  state: string;
+  admin: string;
+  total: number;
+}
+interface Status {
+  auth: { token_required: boolean };
+  services: Array<{ name: string; servers: ServerStatus[] }>;
+}
+
+function config(node: string, listenPort: number, adminPort: number, backends: Backend[], tokenEnv?: string): string {
+  return `
+node: ${JSON.stringify(node)}
+admin: { listen: 127.0.0.1:${adminPort}${tokenEnv ? `, token_env: ${tokenEnv}` : ''} }
+workers: 1
+shutdown_timeout: 1s
+services:
+  - name: read
+    listen: 127.0.0.1:${listenPort}
+    balance: roundrobin
+    connect_timeout: 1s
+    health: { check: tcp, interval: 200ms, timeout: 200ms, rise: 1, fall: 1 }
+    servers:
+${backends.map((b) => `      - { name: ${b.name}, address: 127.0.0.1:${b.port} }`).join('\n')}
+`;
+}
+
+async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: 30_000,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+async function status(adminPort: number): Promise<Status> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/api/status`);
+  assert.equal(res.status, 200);
+  return (await res.json()) as Status;
+}
+
+async function server(adminPort: number, name: string): Promise<ServerStatus> {
+  const found = (await status(adminPort)).services.find((s) => s.name === 'read')?.servers.find((s) => s.name === name);
+  assert.ok(found, `server read/${name} in /api/status`);
+  return found;
+}
+
+const row = (page: Page, name: string, state?: string) =>
+  page.locator(`tr[data-service="read"][data-server="${name}"]${state ? `[data-state="${state}"]` : ''}`);
+
+/** Polls `cond` every 100 ms until it holds; fails with `what` after `ms`. */
+async function eventually(what: string, cond: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) assert.fail(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Runs `body` with everything it starts stopped afterwards, in reverse order, even when it fails. */
+async function withCleanup(body: (defer: (fn: () => Promise<unknown>) => void) => Promise<void>): Promise<void> {
+  const stack: Array<() => Promise<unknown>> = [];
+  try {
+    await body((fn) => stack.push(fn));
+  } finally {
+    for (const fn of stack.reverse()) await fn().catch((err: unknown) => console.error('cleanup:', err));
+  }
+}
+
+test('the status page lists the service, follows a dead backend, drains with a button, survives the daemon going away', async (t) => {
+  if (!requireCapability(t, existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install chromium)`)) return;
+  await withCleanup(async (defer) => {
+    const backends = await Promise.all(['db1', 'db2', 'db3'].map((n) => nameBackend(n)));
+    defer(() => Promise.all(backends.map((b) => b.close())));
+    const [listenPort, adminPort] = await freePorts(2);
+    // A node name full of markup: the page must show it as text.
+    const node = 'e2e <b>&amp;</b>';
+    const baton: BatonProcess = await startBaton(config(node, listenPort!, adminPort!, backends));
+    defer(() => baton.stop());
+    const browser = await launchBrowser();
+    defer(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+
+    // (a) The page renders the service and its servers, all up.
+    await page.goto(`http://127.0.0.1:${adminPort}/`);
+    await page.locator('body[data-loaded="1"]').waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator('#node').textContent(), node);
+    assert.equal(await page.locator('#node *').count(), 0, 'the node name is text, not markup');
+    assert.equal(await page.locator('section[data-service="read"]').count(), 1);
+    for (const b of backends) await row(page, b.name, 'up').waitFor({ timeout: 5000 });
+    assert.equal(await page.locator('tr[data-service="read"]').count(), 3);
+    assert.match((await row(page, 'db1').textContent()) ?? '', /127\.0\.0\.1:\d+/);
+    assert.equal(await page.locator('#token').isVisible(), false, 'no token input without token_env');
+
+    // Traffic shows up in the counters: 30 connections over three servers.
+    await times(30, 5, () => fetchName(listenPort!));
+    const shownTotal = async (name: string) => Number(((await row(page, name).locator('td[data-col="total"]').textContent()) ?? '').replace(/,/g, ''));
+    await eventually('the page counts 30 connections', async () => {
+      let sum = 0;
+      for (const b of backends) sum += await shownTotal(b.name);
+      return sum >= 30;
+    });
+
+    // (b) A backend that dies is shown down within a few health intervals.
+    await backends[0]!.close();
+    await row(page, 'db1', 'down').waitFor({ timeout: 5000 });
+    assert.equal((await server(adminPort!, 'db1')).state, 'down');
+
+    // (c) Drain with the button: the row and the API agree.
+    await row(page, 'db2').locator('button[data-action="drain"]').click();
+    await row(page, 'db2', 'drain').waitFor({ timeout: 5000 });
+    const drained = await server(adminPort!, 'db2');
+    assert.equal(drained.state, 'drain');
+    assert.equal(drained.admin, 'drain');
+    assert.equal(await row(page, 'db3', 'up').count(), 1, 'the others are untouched');
+    assert.equal(await page.locator('#message').getAttribute('data-kind'), 'ok');
+
+    // (d) The artifact: up, down and drain side by side.
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'status-page.png'), fullPage: true });
+
+    // The daemon goes away: the banner says so and the last data stays.
+    assert.equal(await baton.stop(), 0);
+    await page.locator('#banner').waitFor({ state: 'visible', timeout: 6000 });
+    assert.match((await page.locator('#banner').textContent()) ?? '', /daemon unreachable/i);
+    assert.equal(await page.locator('body').getAttribute('data-reachable'), '0');
+    assert.equal(await page.locator('tr[data-service="read"]').count(), 3, 'the last data stays on screen');
+    await page.screenshot({ path: join(ARTIFACTS, 'status-page-unreachable.png') });
+    assert.deepEqual(pageErrors, []);
+  });
+});
+
+test('with an admin token, a change without it shows the 401 and changes nothing; with it typed in, it works', async (t) => {
+  if (!requireCapability(t, existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install chromium)`)) return;
+  await withCleanup(async (defer) => {
+    const backends = await Promise.all(['db1', 'db2'].map((n) => nameBackend(n)));
+    defer(() => Promise.all(backends.map((b) => b.close())));
+    const [listenPort, adminPort] = await freePorts(2);
+    const token = `tok-${process.pid}-${Date.now().toString(36)}`;
+    const baton = await startBaton(config('e2e-token', listenPort!, adminPort!, backends, TOKEN_ENV), { env: { [TOKEN_ENV]: token } });
+    defer(() => baton.stop());
+    const browser = await launchBrowser();
+    defer(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+
+    await page.goto(`http://127.0.0.1:${adminPort}/`);
+    await page.locator('body[data-loaded="1"]').waitFor({ timeout: 10_000 });
+    assert.equal((await status(adminPort!)).auth.token_required, true);
+    await page.locator('#token').waitFor({ state: 'visible', timeout: 5000 });
+    await row(page, 'db1', 'up').waitFor({ timeout: 5000 });
+
+    // No token: the API's 401 is shown, nothing changes.
+    await row(page, 'db1').locator('button[data-action="drain"]').click();
+    await page.locator('#message[data-kind="error"]').waitFor({ state: 'visible', timeout: 5000 });
+    assert.match((await page.locator('#message').textContent()) ?? '', /401/);
+    assert.equal((await server(adminPort!, 'db1')).admin, 'ready');
+    assert.equal(await row(page, 'db1', 'up').count(), 1);
+
+    // A wrong token is refused the same way.
+    await page.locator('#message-close').click();
+    await page.locator('#message').waitFor({ state: 'hidden' });
+    await page.locator('#token').fill(`${token}-wrong`);
+    await row(page, 'db1').locator('button[data-action="maint"]').click();
+    await page.locator('#message[data-kind="error"]').waitFor({ state: 'visible', timeout: 5000 });
+    assert.equal((await server(adminPort!, 'db1')).admin, 'ready');
+
+    // The right token: the change goes through.
+    await page.locator('#token').fill(token);
+    await row(page, 'db1').locator('button[data-action="drain"]').click();
+    await row(page, 'db1', 'drain').waitFor({ timeout: 5000 });
+    assert.equal((await server(adminPort!, 'db1')).admin, 'drain');
+    assert.equal(await page.locator('#message').getAttribute('data-kind'), 'ok');
+
+    // The token is kept for the session (sessionStorage), so a reload keeps it.
+    await page.reload();
+    await page.locator('body[data-loaded="1"]').waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator('#token').inputValue(), token);
+    await row(page, 'db1').locator('button[data-action="ready"]').click();
+    await row(page, 'db1', 'up').waitFor({ timeout: 5000 });
+    assert.equal((await server(adminPort!, 'db1')).admin, 'ready');
+  });
+});
