@@ -32,7 +32,7 @@ export class BatonMetrics {
   readonly registry = new client.Registry();
   private snapshot: ServiceCounters[] = [];
   private readonly checkDuration: client.Histogram<'service' | 'server'>;
-  private readonly writerChanges: client.Counter<'service'>;
+  private readonly writerChanges = new Map<string, number>();
   private readonly lastWriter = new Map<string, string | null>();
   /** Label sets the histogram holds, so a reload can remove the ones gone. */
   private readonly observed = new Map<string, { service: string; server: string }>();
@@ -189,18 +189,24 @@ export class BatonMetrics {
         for (const svc of self.snapshot) this.inc({ service: svc.name }, svc.total);
       },
     });
-    this.writerChanges = new client.Counter({
+    new client.Counter({
       name: 'baton_service_writer_changes_total',
       help: 'Times a writer service moved its writer to another server (or to none).',
       labelNames: ['service'],
       registers,
+      collect() {
+        this.reset();
+        for (const svc of self.sources.config()?.services ?? []) {
+          if (svc.balance === 'writer') this.inc({ service: svc.name }, self.writerChanges.get(svc.name) ?? 0);
+        }
+      },
     });
     sources.control.subscribe((event) => {
       if (event.writer === undefined || event.service === '*') return;
       const last = this.lastWriter.get(event.service);
       this.lastWriter.set(event.service, event.writer);
       // The first choice of a writer is not a change.
-      if (last !== undefined && last !== event.writer) this.writerChanges.inc({ service: event.service });
+      if (last !== undefined && last !== event.writer) this.writerChanges.set(event.service, (this.writerChanges.get(event.service) ?? 0) + 1);
     });
   }
 
@@ -222,7 +228,7 @@ export class BatonMetrics {
     for (const service of [...this.lastWriter.keys()]) {
       if (!services.has(service)) {
         this.lastWriter.delete(service);
-        this.writerChanges.remove({ service });
+        this.writerChanges.delete(service);
       }
     }
   }

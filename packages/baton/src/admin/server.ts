@@ -74,7 +74,9 @@ function readBody(req: http.IncomingMessage): Promise<string> {
       size += chunk.length;
       if (size > MAX_BODY) {
         reject(new ApiError(413, 'too-large', `request body over ${MAX_BODY} bytes`));
-        req.destroy();
+        // Discard the rest; the answer closes the connection.
+        req.removeAllListeners('data');
+        req.resume();
         return;
       }
       chunks.push(chunk);
@@ -160,9 +162,11 @@ export function createAdminServer(options: AdminServerOptions): http.Server {
       }
       if (err instanceof ApiError) {
         const allow = (err as ApiError & { allow?: string }).allow;
-        sendError(res, err, allow ? { allow } : {});
-        // Do not read the rest of a refused body.
-        if (err.status === 413 || err.status === 401) res.once('finish', () => req.destroy());
+        // A refused body is not read to its end: close rather than keep the connection alive.
+        const headers: Record<string, string> = {};
+        if (allow) headers.allow = allow;
+        if (err.status === 413 || err.status === 401) headers.connection = 'close';
+        sendError(res, err, headers);
         return;
       }
       options.logger.error('admin request failed', { path: req.url ?? '-', error: describeError(err) });
