@@ -26,7 +26,7 @@ export const batonCli = join(repoRoot, 'packages/baton/dist/src/cli.js');
 
 /** Port of the trivial service on every Baton node, and of its backend. */
 export const SERVICE_PORT = 7000;
-const BACKEND_PORT = 7001;
+export const BACKEND_PORT = 7001;
 
 export interface LogLine {
   at: number;
@@ -127,13 +127,15 @@ export interface BatonVrrpOptions {
   trackScripts?: { command: string[]; interval: string; weight: number; rise?: number; fall?: number }[];
   notify?: string[];
   garpRepeat?: number;
+  /** Data-plane processes; default 1. */
+  workers?: number;
 }
 
 export function batonYaml(node: string, v: BatonVrrpOptions): string {
   const lines = [
     `node: ${node}`,
     'admin: { listen: 127.0.0.1:9900 }',
-    'workers: 1',
+    `workers: ${v.workers ?? 1}`,
     'shutdown_timeout: 1s',
     'services:',
     '  - name: app',
