@@ -41,6 +41,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 
+# node-gyp compiles against the headers this image ships in /usr/local
+# (include/node) instead of downloading them.
+ENV npm_config_nodedir=/usr/local
+
 WORKDIR /opt/baton
 
 # The whole packages/ tree goes in before `npm ci`: the workspaces' install
