@@ -3,12 +3,57 @@
  * The `baton` command line. `main()` only composes: commands parse their
  * options and call library code, which never reads flags itself.
  */
-import { Command } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createLineLogger } from '@baton/core';
+import { adminClientFrom, type AdminClient, type AdminStateName } from './cli/admin-client.js';
+import { formatStatus } from './cli/status.js';
 import { formatConfigIssue, loadConfigFile } from './config/index.js';
 import { runDaemon } from './daemon.js';
 
 const defaultConfig = () => process.env.BATON_CONFIG ?? '/etc/baton/baton.yaml';
+
+/** Exit codes of the admin commands: 0 ok, 1 the daemon or the network said no, 2 the command line is wrong. */
+const EXIT_RUNTIME = 1;
+const EXIT_USAGE = 2;
+
+const ADMIN_OPTION_HELP = 'admin API address (default: $BATON_ADMIN or http://127.0.0.1:9900)';
+
+/** Same rule as the config's service and server names. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** `SERVICE/SERVER`, checked before anything is sent. */
+function parseServerRef(value: string): { service: string; server: string } {
+  const parts = value.split('/');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) {
+    throw new InvalidArgumentError('expected SERVICE/SERVER, e.g. read/db1.');
+  }
+  const [service, server] = parts as [string, string];
+  for (const [what, name] of [['service', service], ['server', server]] as const) {
+    if (!NAME.test(name)) {
+      throw new InvalidArgumentError(`${what} name ${JSON.stringify(name)} is not valid (1-63 letters, digits, "_", "." or "-").`);
+    }
+  }
+  return { service, server };
+}
+
+/** Usage errors of the admin commands exit 2 (help and version still exit 0). */
+function usageExit(err: CommanderError): never {
+  throw new CommanderError(err.exitCode === 0 ? 0 : EXIT_USAGE, err.code, err.message);
+}
+
+/** The client for `--admin` / $BATON_ADMIN; a malformed address is a usage error. */
+function adminClient(flag: string | undefined): AdminClient | undefined {
+  const client = adminClientFrom(flag);
+  if (client.ok) return client.value;
+  process.stderr.write(`error: ${client.error.message}\n`);
+  process.exitCode = EXIT_USAGE;
+  return undefined;
+}
+
+function fail(message: string): void {
+  process.stderr.write(`error: ${message}\n`);
+  process.exitCode = EXIT_RUNTIME;
+}
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -46,7 +91,42 @@ export function buildProgram(): Command {
       );
     });
 
+  program
+    .command('status')
+    .description('VRRP state, VIPs, services, servers and connections of a running daemon')
+    .option('--admin <url>', ADMIN_OPTION_HELP)
+    .option('--json', "print the admin API's JSON as is")
+    .exitOverride(usageExit)
+    .action(async (opts: { admin?: string; json?: boolean }) => {
+      const client = adminClient(opts.admin);
+      if (!client) return;
+      const r = await client.status();
+      if (!r.ok) return fail(r.error.message);
+      process.stdout.write(opts.json ? `${JSON.stringify(r.value.raw, null, 2)}\n` : formatStatus(r.value.status));
+    });
+
+  program
+    .command('server')
+    .description('drain a server (no new clients), put it in maintenance (clients closed) or make it ready again')
+    .addArgument(new Argument('<action>', 'drain: no new clients; maint: clients closed; ready: back under health checks').choices(['drain', 'ready', 'maint']))
+    .addArgument(new Argument('<SERVICE/SERVER>', 'the service and the server, e.g. read/db1').argParser(parseServerRef))
+    .option('--admin <url>', ADMIN_OPTION_HELP)
+    .exitOverride(usageExit)
+    .action(async (action: AdminStateName, ref: { service: string; server: string }, opts: { admin?: string }) => {
+      const client = adminClient(opts.admin);
+      if (!client) return;
+      const r = await client.setServerState(ref.service, ref.server, action);
+      if (!r.ok) return fail(r.error.message);
+      process.stdout.write(`${r.value.service}/${r.value.server}: ${r.value.admin} (state ${r.value.state})\n`);
+    });
+
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  // Only the admin commands throw these (exitOverride); commander has already printed the message.
+  if (!(err instanceof CommanderError)) throw err;
+  process.exitCode = err.exitCode;
+}
