@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 /**
  * The `baton` command line. `main()` only composes: commands parse their
- * options and call library code, which never reads flags itself.
+ * options and call library code, which never reads flags itself. The daemon
+ * and the config loader are imported by the commands that use them, so
+ * `baton status` and `baton server` start in a fraction of the time.
  */
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createLineLogger } from '@baton/core';
 import { adminClientFrom, type AdminClient, type AdminStateName } from './cli/admin-client.js';
 import { formatStatus } from './cli/status.js';
-import { formatConfigIssue, loadConfigFile } from './config/index.js';
-import { runDaemon } from './daemon.js';
 
 const defaultConfig = () => process.env.BATON_CONFIG ?? '/etc/baton/baton.yaml';
 
@@ -67,6 +67,7 @@ export function buildProgram(): Command {
       const configPath = opts.config ?? defaultConfig();
       // The log level is only known after the config is read; start at info.
       const logger = createLineLogger({ level: process.env.BATON_LOG_LEVEL === 'debug' ? 'debug' : 'info' });
+      const { runDaemon } = await import('./daemon.js');
       const code = await runDaemon({ configPath, logger });
       process.exit(code);
     });
@@ -77,6 +78,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'config file (default: $BATON_CONFIG or /etc/baton/baton.yaml)')
     .action(async (opts: { config?: string }) => {
       const configPath = opts.config ?? defaultConfig();
+      const { formatConfigIssue, loadConfigFile } = await import('./config/index.js');
       const result = await loadConfigFile(configPath);
       for (const w of result.warnings) process.stderr.write(`warning: ${formatConfigIssue(w)}\n`);
       if (!result.ok) {

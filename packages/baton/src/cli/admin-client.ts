@@ -291,5 +291,9 @@ function describeFetchFailure(err: unknown, base: string, timeoutMs: number, met
       return ['unreachable', `${reach}: the connection was closed without an HTTP answer (is admin.listen this address?)`];
   }
   const detail = cause instanceof Error ? cause.message : String(cause);
+  if (detail === 'bad port') {
+    // The fetch standard's list of blocked ports (6000, 6665-6669 …).
+    return ['unreachable', `${reach}: fetch refuses to connect to this port; give admin.listen another one`];
+  }
   return ['unreachable', `${reach}: ${oneLine(typeof code === 'string' && !detail.includes(code) ? `${code}: ${detail}` : detail)}`];
 }
