@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { requireCapability } from '@baton/core';
 import { startBaton } from './helpers/baton.js';
 import { fetchName, nameBackend, openSession, sleep, tally, times, ping, type Backend } from './helpers/backends.js';
@@ -172,6 +173,57 @@ test('workers: 2: SIGKILL one worker under load: it is restarted, the other keep
     for (const s of more) s.socket.destroy();
   } finally {
     for (const s of held) s.socket.destroy();
+    await env.close();
+  }
+});
+
+test('workers: 2: a reload whose new port is taken changes nothing in any worker; a good one reaches both; a taken port fails the start cleanly', async () => {
+  const env = await setup(2);
+  const blocker = net.createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  const taken = (blocker.address() as net.AddressInfo).port;
+  const extraPort = await freePort();
+  try {
+    const base = `node: w
+workers: 2
+shutdown_timeout: 1s
+services:
+  - name: read
+    listen: 127.0.0.1:${env.port}
+    balance: roundrobin
+    servers:
+${env.backends.map((b) => `      - { name: ${b.name}, address: 127.0.0.1:${b.port} }`).join('\n')}
+`;
+    const extra = (port: number) => `  - name: extra
+    listen: 127.0.0.1:${port}
+    balance: roundrobin
+    servers:
+      - { name: s2, address: 127.0.0.1:${env.backends[1]!.port} }
+`;
+    let from = env.baton.logs.length;
+    env.baton.writeConfig(base.replace('servers:\n      - { name: s1', 'servers:\n      - { name: s1') + extra(taken));
+    env.baton.signal('SIGHUP');
+    await env.baton.waitForLog(/reload rejected/, 5000, from);
+    assert.deepEqual(tally(await times(40, 10, () => fetchName(env.port))), { s1: 20, s2: 20 });
+    const status = await api(env.baton.adminUrl, '/api/status');
+    assert.deepEqual(status.json.services.map((s: { name: string }) => s.name), ['read']);
+
+    from = env.baton.logs.length;
+    env.baton.writeConfig(base + extra(extraPort));
+    env.baton.signal('SIGHUP');
+    await env.baton.waitForLog(/config reloaded.*added=extra/, 5000, from);
+    // Both workers serve the new service: enough connections that each worker takes some.
+    const names = await times(60, 15, () => fetchName(extraPort));
+    assert.deepEqual(tally(names), { s2: 60 });
+    assert.deepEqual(tally(await times(40, 10, () => fetchName(env.port))), { s1: 20, s2: 20 });
+
+    // A start on a taken port: exit 1, no worker left behind.
+    const failed = await startBaton(`node: w2\nworkers: 2\nservices:\n  - name: x\n    listen: 127.0.0.1:${taken}\n    servers:\n      - { name: s1, address: 127.0.0.1:${env.backends[0]!.port} }\n`, { waitFor: /cannot start/ });
+    assert.equal(await failed.exited, 1);
+    assert.equal(childPids(failed.pid).length, 0);
+    await failed.stop();
+  } finally {
+    blocker.close();
     await env.close();
   }
 });

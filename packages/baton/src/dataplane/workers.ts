@@ -50,6 +50,16 @@ interface Slot {
   last: ServiceCounters[];
 }
 
+function diffSpecs(before: readonly ServiceSpec[], after: readonly ServiceSpec[]): ApplyResult {
+  const old = new Map(before.map((s) => [s.name, JSON.stringify(s)]));
+  const next = new Set(after.map((s) => s.name));
+  return {
+    added: after.filter((s) => !old.has(s.name)).map((s) => s.name),
+    removed: before.filter((s) => !next.has(s.name)).map((s) => s.name),
+    changed: after.filter((s) => old.has(s.name) && old.get(s.name) !== JSON.stringify(s)).map((s) => s.name),
+  };
+}
+
 export interface WorkerPoolOptions {
   workers: number;
   logger: Logger;
@@ -68,6 +78,7 @@ export class WorkerPool implements DataPlaneHost {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private stopping = false;
+  private forked = false;
   /** Totals left by workers that died. */
   private readonly base = new Map<string, ServiceCounters>();
   private readonly sequenceFd: number;
@@ -110,7 +121,8 @@ export class WorkerPool implements DataPlaneHost {
   async apply(specs: readonly ServiceSpec[]): Promise<ApplyResult> {
     const previous = this.specs;
     const slots = this.slotsFor(specs);
-    if (this.slots.every((s) => !s.worker)) {
+    if (!this.forked) {
+      this.forked = true;
       this.specs = [...specs];
       const results = await Promise.all(this.slots.map((slot) => this.fork(slot)));
       const failed = results.find((r) => r.error);
@@ -121,6 +133,12 @@ export class WorkerPool implements DataPlaneHost {
       return results[0]?.result ?? { added: specs.map((s) => s.name), removed: [], changed: [] };
     }
     const live = this.slots.filter((s) => s.worker && s.ready);
+    if (live.length === 0) {
+      // Every worker is being restarted: they start with these specs.
+      this.specs = [...specs];
+      this.prune();
+      return diffSpecs(previous, specs);
+    }
     const answers = await Promise.all(live.map((slot) => this.request(slot, { t: 'apply', id: 0, specs: [...specs], slots }, APPLY_TIMEOUT_MS)));
     const failed = answers.find((a) => a?.t !== 'done' || a.error);
     if (failed) {
@@ -269,13 +287,13 @@ export class WorkerPool implements DataPlaneHost {
     // The channel can error when the worker dies mid-send; the exit handler deals with it.
     worker.on('error', (err) => this.logger.debug('worker channel error', { worker: worker.id, error: describeError(err) }));
     if (!(await hello)) {
-      if (slot.worker === worker) worker.process.kill('SIGKILL');
+      this.abandon(slot, worker);
       return { error: { message: 'worker did not start' } };
     }
     const answer = await this.request(slot, { t: 'init', id: 0, init: this.init() }, APPLY_TIMEOUT_MS);
     if (answer?.t !== 'done' || answer.error) {
       const message = answer?.t === 'done' && answer.error ? answer.error.message : 'worker did not start';
-      if (slot.worker === worker) worker.process.kill('SIGKILL');
+      this.abandon(slot, worker);
       return { error: { message } };
     }
     if (slot.worker !== worker) return { error: { message: 'worker exited during start' } };
@@ -298,17 +316,32 @@ export class WorkerPool implements DataPlaneHost {
     slot.ready = false;
     slot.last = [];
     if (this.stopping) return;
-    const ranMs = performance.now() - slot.startedAt;
-    if (ranMs > STABLE_RUN_MS) slot.restartDelay = RESTART_MIN_MS;
+    if (performance.now() - slot.startedAt > STABLE_RUN_MS) slot.restartDelay = RESTART_MIN_MS;
+    this.logger.error('worker exited, restarting', { worker: worker.id, pid: worker.process.pid, code: code ?? '-', signal: signal ?? '-', restart_in_ms: slot.restartDelay });
+    this.scheduleRestart(slot);
+  }
+
+  /** Forks the slot's worker again after its backoff delay; a restart that fails is retried the same way. */
+  private scheduleRestart(slot: Slot): void {
     const delay = slot.restartDelay;
     slot.restartDelay = Math.min(RESTART_MAX_MS, slot.restartDelay * 2);
-    this.logger.error('worker exited, restarting', { worker: worker.id, pid: worker.process.pid, code: code ?? '-', signal: signal ?? '-', restart_in_ms: delay });
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = undefined;
       if (this.stopping) return;
       void this.fork(slot).then((r) => {
-        if (r.error) this.logger.error('worker restart failed', { index: slot.index, error: r.error.message });
+        if (!r.error || this.stopping) return;
+        this.logger.error('worker restart failed, retrying', { index: slot.index, error: r.error.message, retry_in_ms: slot.restartDelay });
+        this.scheduleRestart(slot);
       });
     }, delay);
+  }
+
+  /** A worker that failed to start: the slot forgets it (no restart from its exit) and it is killed. */
+  private abandon(slot: Slot, worker: Worker): void {
+    if (slot.worker === worker) {
+      slot.worker = undefined;
+      slot.ready = false;
+    }
+    worker.process.kill('SIGKILL');
   }
 }
