@@ -16,6 +16,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BatonError, describeError, type Logger } from '@baton/core';
 import type { CheckResult } from '@baton/health';
+import { formatHostPort as key } from '../config/address.js';
 import type { BatonConfig, HostPort } from '../config/types.js';
 import type { ControlPlane } from '../control-plane.js';
 import type { DataPlaneHost } from '../dataplane/host.js';
@@ -41,8 +42,6 @@ function resolveToken(env: string | undefined): string | undefined {
   if (value === undefined || value === '') throw new BatonError('config-invalid', `admin.token_env ${env} is not set`);
   return value;
 }
-
-const key = (hp: HostPort) => `${hp.host}:${hp.port}`;
 
 export class AdminSubsystem implements Subsystem {
   readonly name = 'admin';

@@ -4,6 +4,7 @@
  */
 import type { CheckResult } from '@baton/health';
 import type { ServiceCounters } from '@baton/proxy';
+import { formatHostPort } from '../config/address.js';
 import type { BatonConfig } from '../config/types.js';
 import type { ControlPlane } from '../control-plane.js';
 import type { InstanceSnapshot } from '../vrrp/instance.js';
@@ -53,7 +54,7 @@ export function buildStatus(input: StatusInputs) {
       const byName = new Map((c?.servers ?? []).map((s) => [s.name, s]));
       return {
         name: svc.name,
-        listen: `${svc.listen.host.includes(':') ? `[${svc.listen.host}]` : svc.listen.host}:${svc.listen.port}`,
+        listen: formatHostPort(svc.listen),
         balance: svc.balance,
         writer: svc.balance === 'writer' ? control.writer(svc.name) : null,
         active: c?.active ?? 0,
@@ -64,7 +65,7 @@ export function buildStatus(input: StatusInputs) {
           const check = input.lastCheck(svc.name, srv.name);
           return {
             name: srv.name,
-            address: `${srv.address.host.includes(':') ? `[${srv.address.host}]` : srv.address.host}:${srv.address.port}`,
+            address: formatHostPort(srv.address),
             state: st?.state ?? 'down',
             admin: st?.admin ?? 'ready',
             health: st?.health ?? 'down',

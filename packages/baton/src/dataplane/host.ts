@@ -11,7 +11,7 @@
  * - counters() sums every process; counters never go backwards, even when a
  *   worker dies (what it reported last is kept).
  */
-import type { ApplyResult, ServerState, ServiceCounters, ServiceSpec } from '@baton/proxy';
+import type { ApplyResult, ServerCounters, ServerState, ServiceCounters, ServiceSpec } from '@baton/proxy';
 import { DataPlane } from '@baton/proxy';
 import type { Logger } from '@baton/core';
 
@@ -61,6 +61,9 @@ export class LocalDataPlane implements DataPlaneHost {
   }
 }
 
+/** A server's identity and state with every count at zero. */
+const zeroed = (s: ServerCounters): ServerCounters => ({ ...s, active: 0, total: 0, bytesIn: 0, bytesOut: 0, connectErrors: 0, sessionErrors: 0 });
+
 /**
  * Adds `from` into `into`, matched by service and server name. `live`: a
  * running process's snapshot (open sessions count, new names are added);
@@ -73,7 +76,7 @@ export function addCounters(into: Map<string, ServiceCounters>, from: readonly S
     let acc = into.get(svc.name);
     if (!acc && !live) continue;
     if (!acc) {
-      acc = { ...svc, total: 0, active: 0, refused: 0, servers: svc.servers.map((s) => ({ ...s, active: 0, total: 0, bytesIn: 0, bytesOut: 0, connectErrors: 0, sessionErrors: 0 })) };
+      acc = { ...svc, total: 0, active: 0, refused: 0, servers: svc.servers.map(zeroed) };
       into.set(svc.name, acc);
     }
     acc.total += svc.total;
@@ -83,7 +86,7 @@ export function addCounters(into: Map<string, ServiceCounters>, from: readonly S
       let a = acc.servers.find((x) => x.name === s.name);
       if (!a && !live) continue;
       if (!a) {
-        a = { ...s, active: 0, total: 0, bytesIn: 0, bytesOut: 0, connectErrors: 0, sessionErrors: 0 };
+        a = zeroed(s);
         acc.servers.push(a);
       }
       a.total += s.total;

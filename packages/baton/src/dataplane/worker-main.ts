@@ -16,7 +16,7 @@
  */
 import cluster from 'node:cluster';
 import { createLineLogger, describeError, type Logger } from '@baton/core';
-import { DataPlane } from '@baton/proxy';
+import { DataPlane, type ServiceSpec } from '@baton/proxy';
 import { SEQUENCE_BYTES, SEQUENCE_FD, type FromWorker, type ToWorker } from './protocol.js';
 import { mapSharedSequences } from './sequence.js';
 
@@ -45,29 +45,32 @@ function plane(): DataPlane {
   return dataPlane;
 }
 
+/** Applies specs and answers request `id`; true when they were applied. */
+async function apply(id: number, specs: ServiceSpec[]): Promise<boolean> {
+  try {
+    const result = await plane().apply(specs);
+    send({ t: 'done', id, result });
+    return true;
+  } catch (err) {
+    send({ t: 'done', id, error: { code: 'listen-failed', message: describeError(err) } });
+    return false;
+  }
+}
+
 async function handle(msg: ToWorker): Promise<void> {
   switch (msg.t) {
     case 'init': {
       logger = createLineLogger({ level: msg.init.logLevel }).child({ worker: workerId });
       slots = msg.init.slots;
-      try {
-        const result = await plane().apply(msg.init.specs);
+      if (await apply(msg.id, msg.init.specs)) {
         for (const [service, server, state] of msg.init.states) plane().setServerState(service, server, state, 'worker start');
         for (const [service, server] of msg.init.writers) plane().setWriter(service, server, 'worker start');
-        send({ t: 'done', id: msg.id, result });
-      } catch (err) {
-        send({ t: 'done', id: msg.id, error: { code: 'listen-failed', message: describeError(err) } });
       }
       return;
     }
     case 'apply':
       slots = { ...slots, ...msg.slots };
-      try {
-        const result = await plane().apply(msg.specs);
-        send({ t: 'done', id: msg.id, result });
-      } catch (err) {
-        send({ t: 'done', id: msg.id, error: { code: 'listen-failed', message: describeError(err) } });
-      }
+      await apply(msg.id, msg.specs);
       return;
     case 'state':
       plane().setServerState(msg.service, msg.server, msg.state, msg.reason);
