@@ -4,6 +4,7 @@
 // change, over fixed and seeded-random sequences of changes.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng } from './helpers.js';
 import {
   BALANCE_KINDS,
   createBalancer,
@@ -44,17 +45,6 @@ function makeSubject(kind: BalanceKind, servers: readonly TestServer[]): Subject
   };
 }
 
-/** Deterministic PRNG (mulberry32): random-looking sequences that replay the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NO_EXCLUDE: ReadonlySet<TestServer> = new Set();
 

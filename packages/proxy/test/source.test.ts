@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng } from './helpers.js';
 import { POINTS_PER_WEIGHT, SourceBalancer, hashString } from '../src/balancers/source.js';
 
 interface TestServer {
@@ -8,17 +9,6 @@ interface TestServer {
   active: number;
 }
 
-/** Deterministic PRNG (mulberry32) so the "random" clients are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** n distinct random IPv4 addresses (some IPv6 ones too: the balancer hashes any string). */
 function randomClients(n: number, seed: number): string[] {
