@@ -13,27 +13,9 @@ import { startBaton } from './helpers/baton.js';
 import { nameBackend, times, waitFor, sleep, type Backend } from './helpers/backends.js';
 import { api, setServerState } from './helpers/admin.js';
 import { freePort } from './helpers/ports.js';
+import { sample, sum } from './helpers/metrics.js';
 
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
-
-/** One sample's value from Prometheus text, or undefined. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
-    const body = line.slice(name.length);
-    if (Object.entries(labels).every(([k, v]) => body.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
-
-function sum(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{')) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
-}
 
 /** Connects, reads the backend's name line, sends `bytes` bytes, reads them echoed back, closes. */
 function exchange(port: number, bytes: number): Promise<void> {

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { requireCapability } from '@baton/core';
+import { sample } from './helpers/metrics.js';
 import { labCapability, withLab, type Lab } from './lab/lab.js';
 import { BACKEND_PORT, SERVICE_PORT, startBaton, type BatonNode, type BatonVrrpOptions, Proc } from './lab/baton-node.js';
 
@@ -59,10 +60,6 @@ async function metrics(lab: Lab, node: string): Promise<string> {
   return r.stdout;
 }
 
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(name + '{') && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 const TRANSITION = /VI_1 entering (MASTER|BACKUP|FAULT) state/;
 
