@@ -117,3 +117,16 @@ test('SIGTERM: stops accepting, lets open sessions finish, exits 0; sessions pas
   assert.ok(baton.logs.some((l) => /stopped sessions_closed=1/.test(l)));
   await baton.stop();
 });
+
+test('a SIGHUP that arrives while the daemon is still starting is applied once it has started, never the default action', async () => {
+  const backend = await nameBackend('s1');
+  cleanup.push(() => backend.close());
+  const [admin, a, b] = await freePorts(3);
+  // Returns at the first log line, before `baton started`.
+  const baton = await startBaton(yaml({ admin: admin!, a: a!, b: b! }, [['s1', backend.port]], false), { waitFor: /listening/ });
+  cleanup.push(() => baton.stop());
+  baton.signal('SIGHUP');
+  await baton.waitForLog(/baton started/, 10_000);
+  await baton.waitForLog(/config reloaded/, 10_000);
+  assert.equal(await fetchName(a!), 's1');
+});

@@ -172,9 +172,37 @@ export class Daemon {
   }
 }
 
-/** Runs a daemon until a signal stops it; wires SIGHUP, SIGTERM and SIGINT. Returns the exit code. */
+/**
+ * Runs a daemon until a signal stops it; wires SIGHUP, SIGTERM and SIGINT.
+ * Returns the exit code. The handlers are installed before the start, so a
+ * signal that arrives while it runs (a reload right after `baton started`,
+ * a stop during a slow start) is never the default action that kills the
+ * process: it is acted on once the start is over.
+ */
 export async function runDaemon(options: DaemonOptions): Promise<number> {
   const daemon = new Daemon(options);
+  let started = false;
+  let reloadQueued = false;
+  let stopSignals = 0;
+  let stopped: (() => void) | undefined;
+  const stopRequested = new Promise<void>((resolve) => (stopped = resolve));
+  const onStop = (signal: NodeJS.Signals) => {
+    stopSignals++;
+    if (stopSignals > 1) {
+      options.logger.warn('second signal, exiting now', { signal });
+      process.exit(0);
+    }
+    options.logger.info('signal received', { signal });
+    stopped!();
+  };
+  const onReload = () => {
+    options.logger.info('signal received', { signal: 'SIGHUP' });
+    if (started) void daemon.reload();
+    else reloadQueued = true;
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onReload);
   try {
     await daemon.start();
   } catch (err) {
@@ -182,23 +210,9 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     await daemon.stop();
     return 1;
   }
-  return new Promise<number>((resolve) => {
-    let signals = 0;
-    const onStop = (signal: NodeJS.Signals) => {
-      signals++;
-      if (signals > 1) {
-        options.logger.warn('second signal, exiting now', { signal });
-        resolve(0);
-        return;
-      }
-      options.logger.info('signal received', { signal });
-      void daemon.stop().then(() => resolve(0));
-    };
-    process.on('SIGTERM', onStop);
-    process.on('SIGINT', onStop);
-    process.on('SIGHUP', () => {
-      options.logger.info('signal received', { signal: 'SIGHUP' });
-      void daemon.reload();
-    });
-  });
+  started = true;
+  if (reloadQueued && stopSignals === 0) void daemon.reload();
+  await stopRequested;
+  await daemon.stop();
+  return 0;
 }
