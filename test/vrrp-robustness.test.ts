@@ -20,7 +20,9 @@ const injector = join(import.meta.dirname, 'lab', 'vrrp-inject.js');
 
 async function inject(lab: Lab, node: string, r: InjectRequest): Promise<{ sent: Record<string, number>; errors: number; ms: number }> {
   const out = await lab.exec(node, [process.execPath, injector, JSON.stringify(r)], { timeoutMs: 60_000 });
-  return JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as { sent: Record<string, number>; errors: number; ms: number };
+  const last = out.stdout.trim().split('\n').pop() ?? '';
+  if (!last.startsWith('{')) throw new Error(`the injector printed no summary (exit ${out.code}); stdout: ${JSON.stringify(out.stdout)} stderr: ${JSON.stringify(out.stderr)}`);
+  return JSON.parse(last) as { sent: Record<string, number>; errors: number; ms: number };
 }
 
 /** Asks the daemon for its counters (SIGUSR2) and parses the `vrrp stats` line. */

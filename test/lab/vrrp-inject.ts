@@ -95,4 +95,14 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ sent, errors, ms: Math.round(performance.now() - started) }));
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '')) void main();
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '')) {
+  // Keep the process alive until main() has printed its summary, whatever the raw socket's handles do.
+  const keepAlive = setInterval(() => undefined, 1000);
+  main().then(
+    () => clearInterval(keepAlive),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
