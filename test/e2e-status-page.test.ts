@@ -6,8 +6,8 @@
  * banner when the daemon goes away, with an admin token refuses a change
  * until the token is typed in, and without a token refuses the changes that
  * another web page open in the same browser sends to the admin API (forms
- * and no-cors fetches from a foreign origin) while its own buttons still
- * work. Leaves a screenshot in test/artifacts/.
+ * and no-cors fetches from a foreign origin, a same-origin fetch after DNS
+ * rebinding) while its own buttons still work. Leaves a screenshot in test/artifacts/.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,12 +53,12 @@ ${backends.map((b) => `      - { name: ${b.name}, address: 127.0.0.1:${b.port} }
 `;
 }
 
-async function launchBrowser(): Promise<Browser> {
+async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     timeout: 30_000,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
   });
 }
 
@@ -276,7 +276,7 @@ function attackerSite(host: string): Promise<{ origin: string; close: () => Prom
   });
 }
 
-test('without a token, another web page in the same browser cannot change a server (forms, no-cors fetches); the page\'s own buttons still can', async (t) => {
+test('without a token, another web page in the same browser cannot change a server (forms, no-cors fetches, DNS rebinding); the page\'s own buttons still can', async (t) => {
   if (!requireCapability(t, existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install chromium)`)) return;
   await withCleanup(async (defer) => {
     const backends = await Promise.all(['db1', 'db2', 'db3'].map((n) => nameBackend(n)));
@@ -288,7 +288,8 @@ test('without a token, another web page in the same browser cannot change a serv
     // A cross-site attacker (another loopback address) and a same-site one (another port on the same address).
     const sites = [await attackerSite('127.0.0.2'), await attackerSite('127.0.0.1')];
     for (const site of sites) defer(site.close);
-    const browser = await launchBrowser();
+    // rebind.test resolves to the admin listener, as an attacker's name does once its DNS answer is re-pointed (DNS rebinding).
+    const browser = await launchBrowser(['--host-resolver-rules=MAP rebind.test 127.0.0.1']);
     defer(() => browser.close());
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
 
@@ -315,6 +316,18 @@ test('without a token, another web page in the same browser cannot change a serv
       assert.equal(refused().length, 5, `${site.origin}: five refusals logged:\n${baton.logs.slice(-12).join('\n')}`);
       await evil.close();
     }
+
+    // After the rebinding the attacker's script runs in http://rebind.test:PORT, same-origin to the admin API: refused for its Host.
+    const rebound = await context.newPage();
+    await rebound.goto(`http://rebind.test:${adminPort}/`);
+    const answer = await rebound.evaluate(async () => {
+      const res = await fetch('api/services/read/servers/db1/state', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ state: 'maint' }) });
+      return { status: res.status, body: await res.text() };
+    });
+    assert.equal(answer.status, 403, answer.body);
+    assert.equal((JSON.parse(answer.body) as { error: { code: string } }).error.code, 'foreign-host');
+    assert.deepEqual(await admins(), ['db1:ready', 'db2:ready', 'db3:ready'], 'the rebound page changed nothing');
+    await rebound.close();
 
     // The status page's own buttons still work, in the same browser.
     await row(admin, 'db2').locator('button[data-action="drain"]').click();
