@@ -7,7 +7,7 @@
  * until the token is typed in, and without a token refuses the changes that
  * another web page open in the same browser sends to the admin API (forms
  * and no-cors fetches from a foreign origin, a same-origin fetch after DNS
- * rebinding) while its own buttons still work. Leaves a screenshot in test/artifacts/.
+ * rebinding, a frame around the page) while its own buttons still work. Leaves a screenshot in test/artifacts/.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -219,9 +219,16 @@ test('with an admin token, a change without it shows the 401 and changes nothing
  * The target admin URL comes in the query string.
  */
 const ATTACK_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>attacker</title></head><body>
-<iframe name="f1"></iframe><iframe name="f2"></iframe><iframe name="f3"></iframe>
+<iframe name="f1"></iframe><iframe name="f2"></iframe><iframe name="f3"></iframe><iframe name="framed"></iframe>
 <script>
 const target = new URLSearchParams(location.search).get('target');
+// The status page itself in a frame, to lay a decoy over its buttons (clickjacking).
+const framed = new Promise((resolve) => {
+  const el = document.querySelector('iframe[name="framed"]');
+  el.addEventListener('load', () => resolve('loaded'), { once: true });
+  setTimeout(() => resolve('timeout'), 4000);
+  el.src = target + '/';
+});
 const url = (server) => target + '/api/services/read/servers/' + server + '/state';
 const results = {};
 function form(server, enctype, frame, name, value) {
@@ -238,6 +245,7 @@ function form(server, enctype, frame, name, value) {
   });
 }
 const attempts = {
+  framed,
   // text/plain form: the body is {"state":"drain","x":"="}, valid JSON.
   textForm: form('db1', 'text/plain', 'f1', '{"state":"drain","x":"', '"}'),
   urlencodedForm: form('db3', 'application/x-www-form-urlencoded', 'f2', 'state', 'maint'),
@@ -276,7 +284,7 @@ function attackerSite(host: string): Promise<{ origin: string; close: () => Prom
   });
 }
 
-test('without a token, another web page in the same browser cannot change a server (forms, no-cors fetches, DNS rebinding); the page\'s own buttons still can', async (t) => {
+test('without a token, another web page in the same browser cannot change a server (forms, no-cors fetches, DNS rebinding, framing); the page\'s own buttons still can', async (t) => {
   if (!requireCapability(t, existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install chromium)`)) return;
   await withCleanup(async (defer) => {
     const backends = await Promise.all(['db1', 'db2', 'db3'].map((n) => nameBackend(n)));
@@ -308,6 +316,10 @@ test('without a token, another web page in the same browser cannot change a serv
       await evil.locator('body[data-done="1"]').waitFor({ timeout: 15_000 });
       const results = JSON.parse((await evil.locator('body').getAttribute('data-results')) ?? '{}') as Record<string, string>;
       assert.equal(results.corsJson, 'blocked', `${site.origin}: the CORS preflight is not granted`);
+      // Framing is refused: the frame holds Chromium's error page, not the status page with its buttons.
+      const frame = evil.frame({ name: 'framed' });
+      assert.ok(frame, 'the attacker page has its frame');
+      assert.doesNotMatch(frame.url(), /^http:\/\/127\.0\.0\.1:/, `${site.origin}: the status page is not shown in a foreign frame (${frame.url()})`);
       assert.deepEqual(await admins(), ['db1:ready', 'db2:ready', 'db3:ready'], `${site.origin}: no server changed; the attacker saw ${JSON.stringify(results)}`);
       // The daemon saw the attacks (Chromium did not drop them) and refused each: the three forms and the two no-cors fetches.
       const origin = site.origin.replace(/[.]/g, '\\.');

@@ -23,6 +23,8 @@
  *   4. `Content-Type` must be `application/json` (415 otherwise). A foreign
  *      page can send only text/plain, urlencoded or multipart bodies without
  *      a CORS preflight, and the preflight (OPTIONS) is never granted.
+ *   Every answer also forbids framing (X-Frame-Options, CSP frame-ancestors),
+ *   so no page can lay its own content over our buttons (clickjacking).
  *   Reads stay open to any Host: `/metrics` is scraped by name, and what they
  *   show is open to anyone who can reach the port anyway.
  * - Every error is JSON `{ "error": { "code", "message" } }` with a 4xx
@@ -75,8 +77,15 @@ function authorized(header: string | undefined, token: string | undefined): bool
   return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
 }
 
+/**
+ * On every answer: no other page may frame ours (a framed status page would
+ * let that page steer the operator's clicks onto its buttons), and no type
+ * sniffing of the JSON and text answers.
+ */
+const FRAMING = { 'x-frame-options': 'DENY', 'content-security-policy': "frame-ancestors 'none'", 'x-content-type-options': 'nosniff' };
+
 function send(res: http.ServerResponse, status: number, body: string, contentType: string, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...extra });
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...FRAMING, ...extra });
   res.end(body);
 }
 
