@@ -17,7 +17,7 @@
  *      TLS-terminating proxy that passes `Host` through). Browsers send
  *      `Origin` on every POST; curl and `baton server` send none and pass.
  *   3. With an `Origin` (so from a browser), `Host` must be an IP literal,
- *      `localhost` (or `*.localhost`) or admin.listen's own host name: a page
+ *      `localhost` or admin.listen's own host name: a page
  *      on a name the attacker controls, re-pointed at 127.0.0.1 (DNS
  *      rebinding), is same-origin to itself and would pass check 2.
  *   4. `Content-Type` must be `application/json` (415 otherwise). A foreign
@@ -142,12 +142,16 @@ function authority(scheme: string, hostPort: string): { host: string; hostname: 
   }
 }
 
-/** True for a Host name that no outside DNS can point at us: an IP literal, localhost, *.localhost, or admin.listen's own name. */
+/**
+ * True for a Host name that no outside DNS can point at us: an IP literal,
+ * localhost, or admin.listen's own name. Not `*.localhost`: not every
+ * browser keeps those away from DNS.
+ */
 function trustedHostname(hostname: string, listenHost: string): boolean {
   const name = hostname.replace(/\.$/, '').toLowerCase();
   const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
   if (isIP(bare) !== 0) return true;
-  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  if (name === 'localhost') return true;
   return name === listenHost.replace(/\.$/, '').toLowerCase();
 }
 
