@@ -10,11 +10,13 @@
  *   old writer's sessions, so no client keeps writing to a former writer.
  * - update() never closes a session whose server is unchanged.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import { RateLimiter, silentLogger, type Logger } from '@baton/core';
 import type { BalanceKind, WriterBalancer } from './balancers/balancer.js';
 import { Pool, type PoolServer } from './pool.js';
-import { Session, type SessionEvent, type SessionHost } from './relay.js';
+import { Session, type ClientSession, type SessionEvent, type SessionHost } from './relay.js';
+import { JsListener, NativeListener, type ServiceListener } from './engine/listener.js';
+import { NativeSession } from './engine/session.js';
 import type { ServerState, ServiceCounters, ServiceSpec } from './types.js';
 
 export interface ServiceOptions {
@@ -23,7 +25,13 @@ export interface ServiceOptions {
   listenTarget?: () => net.ListenOptions;
   /** roundrobin: the next number of a sequence shared with this service in other worker processes. */
   sequence?: () => number;
+  /** Which relay moves the bytes: the native engine (default) or the JavaScript one. */
+  engine?: RelayEngine;
+  /** Native engine: a listening descriptor for host:port handed down by the daemon, if any. */
+  inheritedListener?: (host: string, port: number) => number | undefined;
 }
+
+export type RelayEngine = 'native' | 'js';
 
 const SERVER_ERROR_EVENTS = new Set<SessionEvent>(['connect-failed', 'connect-timeout', 'server-error']);
 
@@ -31,8 +39,10 @@ export class Service implements SessionHost {
   readonly name: string;
   spec: ServiceSpec;
   private pool: Pool;
-  private listener: net.Server | undefined;
-  private readonly sessions = new Set<Session>();
+  private listener: ServiceListener | undefined;
+  readonly engine: RelayEngine;
+  private readonly inheritedListener: ServiceOptions['inheritedListener'];
+  private readonly sessions = new Set<ClientSession>();
   private readonly logger: Logger;
   private readonly logLimit = new RateLimiter(5, 10_000);
   private accepted = 0;
@@ -43,6 +53,8 @@ export class Service implements SessionHost {
     this.spec = spec;
     this.logger = (options.logger ?? silentLogger).child({ service: spec.name });
     this.pool = new Pool(spec.balance, spec.servers, { sequence: options.sequence });
+    this.engine = options.engine ?? 'native';
+    this.inheritedListener = options.inheritedListener;
   }
 
   get connectTimeoutMs(): number {
@@ -66,8 +78,7 @@ export class Service implements SessionHost {
   }
   /** The port actually bound (differs from spec.port when it was 0). */
   get boundPort(): number | undefined {
-    const a = this.listener?.address();
-    return a && typeof a === 'object' ? a.port : undefined;
+    return this.listener?.port;
   }
   get activeSessions(): number {
     return this.sessions.size;
@@ -83,26 +94,22 @@ export class Service implements SessionHost {
    * Binds a listener for this service without using it yet, so a reload can
    * bind every new address before it changes anything (all or nothing).
    */
-  openListener(host: string, port: number): Promise<net.Server> {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => {
-        server.close();
-        reject(err);
-      };
-      server.once('error', onError);
-      server.listen({ host, port, backlog: 1024 }, () => {
-        server.removeListener('error', onError);
-        resolve(server);
-      });
-    });
+  openListener(host: string, port: number): Promise<ServiceListener> {
+    return this.engine === 'native' ? NativeListener.open(host, port, this.inheritedListener) : JsListener.open(host, port);
   }
 
   /** Starts accepting on `server` (from openListener), closing the previous listener if any. */
-  adoptListener(server: net.Server): void {
+  adoptListener(server: ServiceListener): void {
     const previous = this.listener;
-    server.on('connection', (socket: net.Socket) => this.accept(socket));
-    server.on('error', (err) => this.logger.error('listener error', { error: err.message }));
+    if (server instanceof NativeListener) {
+      server.start((id, address) => {
+        this.accepted++;
+        new NativeSession(this, id, address);
+      });
+    } else if (server instanceof JsListener) {
+      server.server.on('connection', (socket: net.Socket) => this.accept(socket));
+      server.server.on('error', (err) => this.logger.error('listener error', { error: err.message }));
+    }
     this.listener = server;
     if (previous) previous.close();
     this.logger.info('listening', { listen: this.listenAddress, balance: this.spec.balance });
@@ -129,7 +136,7 @@ export class Service implements SessionHost {
 
   // ---- SessionHost ----
 
-  acquireServer(session: Session, tried: ReadonlySet<PoolServer> | undefined): PoolServer | undefined {
+  acquireServer(session: ClientSession, tried: ReadonlySet<PoolServer> | undefined): PoolServer | undefined {
     // Only `source` hashes the client address; the others must not pay for reading it.
     const server = this.pool.balancer.pick(this.pool.kind === 'source' ? session.clientAddress : '', tried);
     if (server) {
@@ -140,17 +147,17 @@ export class Service implements SessionHost {
     return server;
   }
 
-  releaseServer(session: Session, server: PoolServer): void {
+  releaseServer(session: ClientSession, server: PoolServer): void {
     server.active--;
     server.sessions.delete(session);
     this.pool.balancer.onClose(server);
   }
 
-  sessionOpened(session: Session): void {
+  sessionOpened(session: ClientSession): void {
     this.sessions.add(session);
   }
 
-  sessionClosed(session: Session): void {
+  sessionClosed(session: ClientSession): void {
     this.sessions.delete(session);
   }
 
@@ -243,6 +250,7 @@ export class Service implements SessionHost {
         this.logger.info('server address changed', { server: s.name, address: existing.address });
       }
       existing.backup = s.backup;
+      existing.sendProxy = s.sendProxy ?? 0;
       this.pool.setWeight(existing, s.weight);
     }
     this.pool.refresh();
