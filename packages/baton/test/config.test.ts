@@ -46,6 +46,7 @@ test('defaults fill in everything the file leaves out', () => {
     node: hostname(),
     admin: { listen: { host: '127.0.0.1', port: 9900 } },
     workers: 'auto',
+    engine: 'native',
     shutdownTimeoutMs: 10_000,
     logLevel: 'info',
     vrrp: [],

@@ -5,3 +5,4 @@ export * from './service.js';
 export * from './dataplane.js';
 export * from './balancers/index.js';
 export { engineAvailable, engine as relayEngine, setEngineErrorHandler } from './engine/addon.js';
+export { lookupHost } from './engine/resolve.js';

@@ -16,8 +16,9 @@
  */
 import cluster from 'node:cluster';
 import { createLineLogger, describeError, type Logger } from '@baton/core';
-import { DataPlane, type ServiceSpec } from '@baton/proxy';
-import { SEQUENCE_BYTES, SEQUENCE_FD, type FromWorker, type ToWorker } from './protocol.js';
+import { DataPlane, setEngineErrorHandler, type ServiceSpec } from '@baton/proxy';
+import { LISTENERS_FD, SEQUENCE_BYTES, SEQUENCE_FD, type FromWorker, type ToWorker } from './protocol.js';
+import { InheritedListeners } from './listen-fds.js';
 import { mapSharedSequences } from './sequence.js';
 
 if (!cluster.isWorker) throw new Error('worker-main is started by the daemon, not directly');
@@ -29,6 +30,9 @@ let logger: Logger = createLineLogger({ level: 'info' }).child({ worker: workerI
 let slots: Record<string, number> = {};
 const sequence = mapSharedSequences(SEQUENCE_FD, SEQUENCE_BYTES);
 let dataPlane: DataPlane | undefined;
+let engine: 'native' | 'js' = 'native';
+/** Native engine: the listening sockets the daemon bound, received on the socket pair. */
+const inherited = new InheritedListeners(LISTENERS_FD);
 
 function send(msg: FromWorker): void {
   if (process.connected) process.send!(msg);
@@ -37,6 +41,9 @@ function send(msg: FromWorker): void {
 function plane(): DataPlane {
   dataPlane ??= new DataPlane({
     logger,
+    engine,
+    // The cluster module shares listeners for the JavaScript relay; the native engine uses the daemon's sockets.
+    inheritedListener: engine === 'native' ? (host, port) => inherited.get(host, port) : undefined,
     sequenceFor: (service) => {
       const slot = slots[service];
       return slot === undefined ? undefined : sequence(slot);
@@ -46,9 +53,11 @@ function plane(): DataPlane {
 }
 
 /** Applies specs and answers request `id`; true when they were applied. */
-async function apply(id: number, specs: ServiceSpec[]): Promise<boolean> {
+async function apply(id: number, specs: ServiceSpec[], listeners: string[]): Promise<boolean> {
   try {
+    if (listeners.length > 0) inherited.receive(listeners);
     const result = await plane().apply(specs);
+    inherited.prune(specs);
     send({ t: 'done', id, result });
     return true;
   } catch (err) {
@@ -62,7 +71,9 @@ async function handle(msg: ToWorker): Promise<void> {
     case 'init': {
       logger = createLineLogger({ level: msg.init.logLevel }).child({ worker: workerId });
       slots = msg.init.slots;
-      if (await apply(msg.id, msg.init.specs)) {
+      engine = msg.init.engine;
+      setEngineErrorHandler((err) => logger.warn('relay engine error', { error: describeError(err) }));
+      if (await apply(msg.id, msg.init.specs, msg.init.listeners)) {
         for (const [service, server, state] of msg.init.states) plane().setServerState(service, server, state, 'worker start');
         for (const [service, server] of msg.init.writers) plane().setWriter(service, server, 'worker start');
       }
@@ -70,7 +81,7 @@ async function handle(msg: ToWorker): Promise<void> {
     }
     case 'apply':
       slots = { ...slots, ...msg.slots };
-      await apply(msg.id, msg.specs);
+      await apply(msg.id, msg.specs, msg.listeners);
       return;
     case 'state':
       plane().setServerState(msg.service, msg.server, msg.state, msg.reason);
