@@ -10,7 +10,7 @@
  *   checksum, VRID, unicast source, authentication (v2), interval (v2),
  *   address list.
  * - Encoding is byte-exact with keepalived 2.2.7 (see test/codec.test.ts,
- *   checked against the captures in ../shared/vectors). It throws only for
+ *   checked against the keepalived captures in test/fixtures/vectors). It throws only for
  *   values no valid config can produce (a bug), never for received data.
  */
 import { BatonError } from '@baton/core';
