@@ -112,6 +112,8 @@ export interface VrrpStats {
   advertSent(): void;
   advertReceived(): void;
   packetDropped(reason: DropReason): void;
+  /** A processed advert whose address list differs from ours (not a drop: it is also counted as received). */
+  addressMismatch(): void;
   transition(to: VrrpState): void;
 }
 
@@ -121,5 +123,6 @@ export const nullStats: VrrpStats = {
   advertSent() {},
   advertReceived() {},
   packetDropped() {},
+  addressMismatch() {},
   transition() {},
 };

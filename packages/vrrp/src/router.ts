@@ -140,6 +140,8 @@ export class Router {
   private readonly stats: VrrpStats;
   private readonly log: Logger;
   private readonly dropLog = new RateLimiter(5, 60_000);
+  /** One line per peer per minute: a differing address list repeats with every advert while a config change rolls out. */
+  private readonly mismatchLog = new RateLimiter(1, 60_000);
   private readonly garpCfg: Required<GarpConfig>;
 
   private s: RouterState;
@@ -260,7 +262,20 @@ export class Router {
       return;
     }
     this.stats.advertReceived();
-    const { srcAddr, advert } = decoded.value;
+    const { srcAddr, advert, addressMismatch } = decoded.value;
+    if (addressMismatch) {
+      // RFC 3768 §7.1, RFC 5798 §7.1: log (rate-limited) and carry on.
+      this.stats.addressMismatch();
+      const suppressed = this.mismatchLog.admit(srcAddr, this.clock.now());
+      if (suppressed >= 0) {
+        this.log.warn('vrrp advert lists other virtual ips than ours; processed anyway', {
+          src: srcAddr,
+          theirs: advert.addresses.join(','),
+          ours: this.vipAddrs.join(','),
+          suppressed: suppressed || undefined,
+        });
+      }
+    }
     this.dispatch({ type: 'advert', from: srcAddr, priority: advert.priority, advertIntervalMs: advertIntervalMsOf(advert) });
   }
 

@@ -300,6 +300,7 @@ export class VrrpInstance {
       state: this.router?.state ?? 'init',
       adverts_sent: s.advertsSent,
       adverts_received: s.advertsReceived,
+      address_mismatches: s.addressMismatches,
       dropped: this.stats.totalDrops,
       drops: drops || '-',
       transitions: transitions || '-',
