@@ -11,6 +11,10 @@
  * - Nothing here throws at runtime: packet problems become drop reasons,
  *   port rejections are logged. Only the constructor throws, for bad config
  *   (BatonError code 'VRRP_CONFIG').
+ * - A transport that reports itself down holds the router in FAULT (reason
+ *   TRANSPORT_FAULT) until it reports itself up again: deciding that is the
+ *   state machine's fault/recover events, the reopening is the transport's.
+ *   An advert counts as sent only when the transport says it was.
  * - VIP changes are issued synchronously, in order; `settled()` waits for
  *   those issued so far. Gratuitous ARP is sent right after `add()` is issued
  *   (the netlink request is already on its way), as keepalived does.
@@ -31,7 +35,16 @@ import {
   type VrrpVersion,
 } from './constants.js';
 import { parseIpv4, stripPrefix } from './ipv4.js';
-import { nullNotifier, nullStats, type AdvertTransport, type GarpSender, type Notifier, type VipManager, type VrrpStats } from './ports.js';
+import {
+  nullNotifier,
+  nullStats,
+  type AdvertTransport,
+  type GarpSender,
+  type Notifier,
+  type TransportStatus,
+  type VipManager,
+  type VrrpStats,
+} from './ports.js';
 import {
   effectivePriority,
   initialState,
@@ -83,6 +96,9 @@ export interface RouterConfig {
   v3ChecksumAsV2?: boolean;
   garp?: GarpConfig;
 }
+
+/** The fault reason while the advert transport is down (transition reason 'fault:transport'). */
+export const TRANSPORT_FAULT = 'transport';
 
 export interface RouterOptions {
   config: RouterConfig;
@@ -150,6 +166,11 @@ export class Router {
   private pendingVips: Promise<void> = Promise.resolve();
   private readonly queue: VrrpEvent[] = [];
   private running = false;
+  private readonly unsubscribeTransport: (() => void) | undefined;
+  /** Counts a successful send; one function for every advert. */
+  private readonly onSent = (sent: boolean): void => {
+    if (sent) this.stats.advertSent();
+  };
 
   constructor(options: RouterOptions) {
     const c = options.config;
@@ -191,6 +212,8 @@ export class Router {
     this.log = (options.logger ?? silentLogger).child({ instance: c.name });
     this.s = initialState(this.sm);
     if (c.authPass && Buffer.byteLength(c.authPass) > 8) this.log.warn('auth_pass longer than 8 bytes; only the first 8 are used');
+    // The transport logs its own failure and reopen; the router logs the state change.
+    this.unsubscribeTransport = this.transport.onStatus?.((st: TransportStatus) => this.setFault(TRANSPORT_FAULT, !st.up));
   }
 
   get state(): VrrpState {
@@ -227,6 +250,7 @@ export class Router {
    * (RFC 5798 §6.4.3). Resolves once the VIP removal has settled.
    */
   shutdown(): Promise<void> {
+    this.unsubscribeTransport?.();
     this.dispatch({ type: 'shutdown' });
     for (const t of this.timers.values()) this.clock.clearTimeout(t);
     this.timers.clear();
@@ -350,8 +374,7 @@ export class Router {
         ...(this.cfg.v3ChecksumAsV2 ? { v3ChecksumAsV2: true } : {}),
         ...(this.cfg.authPass ? { authPass: this.cfg.authPass } : {}),
       });
-      this.transport.send(payload, dstAddr);
-      this.stats.advertSent();
+      this.transport.send(payload, dstAddr, this.onSent);
     }
   }
 

@@ -30,8 +30,9 @@ const GROUP = '224.0.0.18';
 class CapturingTransport implements AdvertTransport {
   readonly sent: Array<{ atMs: number; dstAddr: string; payload: Buffer }> = [];
   constructor(private readonly clock: FakeClock) {}
-  send(payload: Buffer, dstAddr: string): void {
+  send(payload: Buffer, dstAddr: string, done?: (sent: boolean) => void): void {
     this.sent.push({ atMs: this.clock.now(), dstAddr, payload: Buffer.from(payload) });
+    done?.(true);
   }
   priorities(): number[] {
     return this.sent.map((s) => s.payload[2] as number);
@@ -502,4 +503,129 @@ test('an advert with none of our addresses (another cluster on our VRID) is drop
   assert.equal(t.stats.dropped.get('no-common-address'), 5);
   assert.equal(t.stats.addressMismatches, 0);
   assert.equal(t.router.state, 'master', 'that cluster does not silence ours');
+});
+
+/** A transport whose socket can fail and come back, and whose sends can be refused, on the fake clock. */
+class FlakyTransport implements AdvertTransport {
+  up = true;
+  /** While up, the kernel still refuses every send (EPERM from a firewall, say). */
+  refuse = false;
+  readonly attempts: Array<{ atMs: number; priority: number; sent: boolean }> = [];
+  private readonly listeners = new Set<(s: { up: boolean; error?: string }) => void>();
+  constructor(private readonly clock: FakeClock) {}
+  send(payload: Buffer, _dst: string, done?: (sent: boolean) => void): void {
+    const sent = this.up && !this.refuse;
+    this.attempts.push({ atMs: this.clock.now(), priority: payload[2] as number, sent });
+    done?.(sent);
+  }
+  onStatus(listener: (s: { up: boolean; error?: string }) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+  set(up: boolean): void {
+    this.up = up;
+    for (const l of [...this.listeners]) l(up ? { up } : { up, error: 'EBADF' });
+  }
+  get subscribers(): number {
+    return this.listeners.size;
+  }
+}
+
+function flakySetup(over: Partial<RouterConfig> = {}) {
+  const t = setup(over);
+  const transport = new FlakyTransport(t.clock);
+  const router = new Router({ config: t.config, clock: t.clock, transport, vips: t.vips, garp: t.garp, notifier: t.notifier, stats: t.stats, logger: t.logger });
+  return { ...t, transport, router };
+}
+
+test('transport down: a master goes to FAULT (reason transport) and releases the VIPs; back up: backup, then master again', () => {
+  const t = flakySetup();
+  t.router.start();
+  t.clock.advance(MDI_150 + 2000);
+  assert.equal(t.router.state, 'master');
+  assert.equal(t.stats.sent, 3);
+  t.transport.set(false);
+  assert.equal(t.router.state, 'fault');
+  assert.deepEqual(t.router.faults, ['transport']);
+  assert.equal(t.notifier.changes.at(-1)?.reason, 'fault:transport');
+  assert.deepEqual(t.vips.calls, ['add', 'remove']);
+  assert.equal(t.vips.owned, false);
+  // the priority-0 advert was tried, but the dead socket did not send it: not counted
+  assert.deepEqual(t.transport.attempts.at(-1), { atMs: MDI_150 + 2000, priority: 0, sent: false });
+  assert.equal(t.stats.sent, 3);
+  // while down: no advert tried, no takeover, however long
+  const tried = t.transport.attempts.length;
+  t.clock.advance(60_000);
+  assert.equal(t.router.state, 'fault');
+  assert.equal(t.transport.attempts.length, tried);
+  // back: backup first (RFC 5798 §6.4.1), master after Master_Down_Interval when nobody else speaks
+  const backAt = t.clock.now();
+  t.transport.set(true);
+  assert.equal(t.router.state, 'backup');
+  assert.deepEqual(t.router.faults, []);
+  assert.equal(t.notifier.changes.at(-1)?.reason, 'recover');
+  t.clock.advance(MDI_150);
+  assert.equal(t.router.state, 'master');
+  assert.equal(lastChangeAt(t.notifier), backAt + MDI_150);
+  assert.equal(t.stats.sent, 4);
+  assert.deepEqual(t.notifier.path, ['init>backup', 'backup>master', 'master>fault', 'fault>backup', 'backup>master']);
+});
+
+function lastChangeAt(n: RecordingNotifier): number | undefined {
+  return n.changes.at(-1)?.atMs;
+}
+
+test('transport down: a backup goes to FAULT instead of taking over (no dual master from a deaf node)', () => {
+  const t = flakySetup({ priority: 100 });
+  t.router.start();
+  t.clock.advance(1000);
+  t.router.handlePacket(packetFrom(PEER, 150));
+  t.transport.set(false);
+  assert.equal(t.router.state, 'fault');
+  t.clock.advance(30_000);
+  assert.equal(t.router.state, 'fault', 'the master-down timer does not fire while deaf');
+  assert.equal(t.vips.calls.length, 0);
+  assert.equal(t.transport.attempts.length, 0);
+  t.transport.set(true);
+  assert.equal(t.router.state, 'backup');
+  t.router.handlePacket(packetFrom(PEER, 150));
+  t.clock.advance(2000);
+  assert.equal(t.router.state, 'backup');
+  // a fault set for another reason outlives the transport's recovery
+  t.router.setFault('interface:eth0', true);
+  t.transport.set(false);
+  t.transport.set(true);
+  assert.equal(t.router.state, 'fault');
+  assert.deepEqual(t.router.faults, ['interface:eth0']);
+});
+
+test('adverts count as sent only when the transport sent them', () => {
+  const t = flakySetup();
+  t.router.start();
+  t.clock.advance(MDI_150);
+  assert.equal(t.stats.sent, 1);
+  t.transport.refuse = true;
+  t.clock.advance(5000);
+  assert.equal(t.transport.attempts.length, 6);
+  assert.equal(t.stats.sent, 1, 'five refused sends are not counted');
+  // a refused send is not a dead socket: still master
+  assert.equal(t.router.state, 'master');
+  t.transport.refuse = false;
+  t.clock.advance(1000);
+  assert.equal(t.stats.sent, 2);
+});
+
+test('a transport down before start starts in FAULT; shutdown unsubscribes', async () => {
+  const t = flakySetup();
+  t.transport.set(false);
+  t.router.start();
+  assert.equal(t.router.state, 'fault');
+  t.transport.set(true);
+  assert.equal(t.router.state, 'backup');
+  assert.equal(t.transport.subscribers, 1);
+  await t.router.shutdown();
+  assert.equal(t.transport.subscribers, 0);
+  t.transport.set(false);
+  t.transport.set(true);
+  assert.equal(t.router.state, 'init');
 });
