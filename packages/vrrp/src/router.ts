@@ -11,6 +11,10 @@
  * - Nothing here throws at runtime: packet problems become drop reasons,
  *   port rejections are logged. Only the constructor throws, for bad config
  *   (BatonError code 'VRRP_CONFIG').
+ * - A transport that reports itself down holds the router in FAULT (reason
+ *   TRANSPORT_FAULT) until it reports itself up again: deciding that is the
+ *   state machine's fault/recover events, the reopening is the transport's.
+ *   An advert counts as sent only when the transport says it was.
  * - VIP changes are issued synchronously, in order; `settled()` waits for
  *   those issued so far. Gratuitous ARP is sent right after `add()` is issued
  *   (the netlink request is already on its way), as keepalived does.
@@ -31,7 +35,16 @@ import {
   type VrrpVersion,
 } from './constants.js';
 import { parseIpv4, stripPrefix } from './ipv4.js';
-import { nullNotifier, nullStats, type AdvertTransport, type GarpSender, type Notifier, type VipManager, type VrrpStats } from './ports.js';
+import {
+  nullNotifier,
+  nullStats,
+  type AdvertTransport,
+  type GarpSender,
+  type Notifier,
+  type TransportStatus,
+  type VipManager,
+  type VrrpStats,
+} from './ports.js';
 import {
   effectivePriority,
   initialState,
@@ -83,6 +96,9 @@ export interface RouterConfig {
   v3ChecksumAsV2?: boolean;
   garp?: GarpConfig;
 }
+
+/** The fault reason while the advert transport is down (transition reason 'fault:transport'). */
+export const TRANSPORT_FAULT = 'transport';
 
 export interface RouterOptions {
   config: RouterConfig;
@@ -140,6 +156,8 @@ export class Router {
   private readonly stats: VrrpStats;
   private readonly log: Logger;
   private readonly dropLog = new RateLimiter(5, 60_000);
+  /** One line per peer per minute: a differing address list repeats with every advert while a config change rolls out. */
+  private readonly mismatchLog = new RateLimiter(1, 60_000);
   private readonly garpCfg: Required<GarpConfig>;
 
   private s: RouterState;
@@ -148,6 +166,11 @@ export class Router {
   private pendingVips: Promise<void> = Promise.resolve();
   private readonly queue: VrrpEvent[] = [];
   private running = false;
+  private readonly unsubscribeTransport: (() => void) | undefined;
+  /** Counts a successful send; one function for every advert. */
+  private readonly onSent = (sent: boolean): void => {
+    if (sent) this.stats.advertSent();
+  };
 
   constructor(options: RouterOptions) {
     const c = options.config;
@@ -189,6 +212,8 @@ export class Router {
     this.log = (options.logger ?? silentLogger).child({ instance: c.name });
     this.s = initialState(this.sm);
     if (c.authPass && Buffer.byteLength(c.authPass) > 8) this.log.warn('auth_pass longer than 8 bytes; only the first 8 are used');
+    // The transport logs its own failure and reopen; the router logs the state change.
+    this.unsubscribeTransport = this.transport.onStatus?.((st: TransportStatus) => this.setFault(TRANSPORT_FAULT, !st.up));
   }
 
   get state(): VrrpState {
@@ -225,6 +250,7 @@ export class Router {
    * (RFC 5798 §6.4.3). Resolves once the VIP removal has settled.
    */
   shutdown(): Promise<void> {
+    this.unsubscribeTransport?.();
     this.dispatch({ type: 'shutdown' });
     for (const t of this.timers.values()) this.clock.clearTimeout(t);
     this.timers.clear();
@@ -260,7 +286,20 @@ export class Router {
       return;
     }
     this.stats.advertReceived();
-    const { srcAddr, advert } = decoded.value;
+    const { srcAddr, advert, addressMismatch } = decoded.value;
+    if (addressMismatch) {
+      // RFC 3768 §7.1, RFC 5798 §7.1: log (rate-limited) and carry on.
+      this.stats.addressMismatch();
+      const suppressed = this.mismatchLog.admit(srcAddr, this.clock.now());
+      if (suppressed >= 0) {
+        this.log.warn('vrrp advert lists other virtual ips than ours; processed anyway', {
+          src: srcAddr,
+          theirs: advert.addresses.join(','),
+          ours: this.vipAddrs.join(','),
+          suppressed: suppressed || undefined,
+        });
+      }
+    }
     this.dispatch({ type: 'advert', from: srcAddr, priority: advert.priority, advertIntervalMs: advertIntervalMsOf(advert) });
   }
 
@@ -335,8 +374,7 @@ export class Router {
         ...(this.cfg.v3ChecksumAsV2 ? { v3ChecksumAsV2: true } : {}),
         ...(this.cfg.authPass ? { authPass: this.cfg.authPass } : {}),
       });
-      this.transport.send(payload, dstAddr);
-      this.stats.advertSent();
+      this.transport.send(payload, dstAddr, this.onSent);
     }
   }
 

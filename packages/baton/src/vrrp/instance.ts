@@ -19,7 +19,8 @@
  *   notify scripts at most NOTIFY_DRAIN_MS, so a hung script never holds a
  *   shutdown.
  * - Every fault reason is a stable string (`interface:eth0`, `script:N`,
- *   `service:write`): it appears in the transition reason and the logs.
+ *   `service:write`, and `transport`, which the router sets itself while
+ *   the raw socket is down): it appears in the transition reason and the logs.
  * - Packets for a sibling instance on the same interface (another VRID we
  *   run) are not this instance's drops; anything else goes to the router,
  *   which counts every rejection by reason.
@@ -300,6 +301,7 @@ export class VrrpInstance {
       state: this.router?.state ?? 'init',
       adverts_sent: s.advertsSent,
       adverts_received: s.advertsReceived,
+      address_mismatches: s.addressMismatches,
       dropped: this.stats.totalDrops,
       drops: drops || '-',
       transitions: transitions || '-',
