@@ -23,6 +23,11 @@
  * - Packets for a sibling instance on the same interface (another VRID we
  *   run) are not this instance's drops; anything else goes to the router,
  *   which counts every rejection by reason.
+ * - `update()` (reload) changes notify, GARP, preempt, priority and
+ *   tracking on the running router: no restart, no priority 0; a tracked
+ *   thing that stays tracked keeps its state, and faults that a change
+ *   adds are set before those it removes are cleared, so the update itself
+ *   never passes through a transition.
  */
 import { BatonError, describeError, realClock, type Logger } from '@baton/core';
 import {
