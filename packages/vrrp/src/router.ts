@@ -144,7 +144,7 @@ function validate(c: RouterConfig): void {
 export class Router {
   readonly name: string;
   private readonly cfg: RouterConfig;
-  private readonly sm: StateMachineConfig;
+  private sm: StateMachineConfig;
   private readonly checks: ReceiveChecks;
   private readonly destinations: readonly string[];
   private readonly vipAddrs: string[];
@@ -158,7 +158,9 @@ export class Router {
   private readonly dropLog = new RateLimiter(5, 60_000);
   /** One line per peer per minute: a differing address list repeats with every advert while a config change rolls out. */
   private readonly mismatchLog = new RateLimiter(1, 60_000);
-  private readonly garpCfg: Required<GarpConfig>;
+  private garpCfg: Required<GarpConfig>;
+  /** Bumped when the GARP refresh period changes: a refresh chain of an older period stops. */
+  private refreshGen = 0;
 
   private s: RouterState;
   private readonly timers = new Map<VrrpTimer, TimerHandle>();
@@ -266,6 +268,28 @@ export class Router {
   /** Apply a tracking weight: the effective priority moves by `delta` (kept within 1-254). */
   adjustPriority(delta: number): void {
     this.dispatch({ type: 'priority-change', delta });
+  }
+
+  /**
+   * The settings a reload changes in place, as keepalived does: preempt mode,
+   * preempt delay and GARP timing. No advert, no transition: each takes
+   * effect the next time the router reads it. Throws BatonError
+   * 'VRRP_CONFIG' (and changes nothing) for a negative delay.
+   */
+  updateSettings(u: { preempt: boolean; preemptDelayMs: number; garp: GarpConfig }): void {
+    if (u.preemptDelayMs < 0 || !Number.isFinite(u.preemptDelayMs)) throw configError(this.name, 'preempt_delay must be >= 0');
+    this.sm = { ...this.sm, preempt: u.preempt, preemptDelayMs: u.preemptDelayMs };
+    const refreshBefore = this.garpCfg.refreshMs;
+    this.garpCfg = {
+      repeat: u.garp.repeat ?? GARP_REPEAT_DEFAULT,
+      intervalMs: u.garp.intervalMs ?? 0,
+      delayMs: u.garp.delayMs ?? GARP_DELAY_MS_DEFAULT,
+      refreshMs: u.garp.refreshMs ?? 0,
+    };
+    if (this.garpCfg.refreshMs !== refreshBefore) {
+      this.refreshGen++;
+      if (this.s.state === 'master' && this.garpCfg.refreshMs > 0) this.scheduleRefresh();
+    }
   }
 
   /** Resolves when every VIP add/remove issued so far has settled (never rejects). */
@@ -418,7 +442,9 @@ export class Router {
   }
 
   private scheduleRefresh(): void {
+    const gen = this.refreshGen;
     this.later(this.garpCfg.refreshMs, () => {
+      if (gen !== this.refreshGen) return;
       this.garpBurst(1);
       this.scheduleRefresh();
     });
