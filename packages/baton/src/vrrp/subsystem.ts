@@ -7,7 +7,7 @@
  * records (written here, so the log stays one stream), snapshots and stats.
  *
  * Invariants:
- * - Without a `vrrp:` section nothing is forked and no handler installed.
+ * - Without a `vrrp:` section nothing is forked and nothing subscribed.
  * - Reload sends the whole wanted set; the child compares each instance's
  *   normalised config and password, so an unchanged master stays master.
  * - stop() resolves once the child has sent priority 0, removed the VIPs and
@@ -15,12 +15,15 @@
  * - A child that dies on its own is logged and forked again with backoff,
  *   with the last wanted set; the daemon's death closes the IPC channel and
  *   the child then shuts its routers down by itself.
- * - SIGUSR2 makes the child log one `vrrp stats` line per instance.
+ * - logStats() (the daemon's SIGUSR2) makes the child log one `vrrp stats`
+ *   line per instance. The daemon owns every signal handler: this process
+ *   must survive SIGUSR2 whether or not a child runs.
+ * - The child logs at the config's log_level: every apply carries it.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { BatonError, describeError } from '@baton/core';
+import { BatonError, describeError, type LogLevel } from '@baton/core';
 import type { BatonConfig } from '../config/types.js';
 import type { Subsystem, SubsystemContext } from '../subsystem.js';
 import { resolveAuthPass, type InstanceSnapshot } from './instance.js';
@@ -54,6 +57,7 @@ export class VrrpSubsystem implements Subsystem {
   private child: ChildProcess | undefined;
   private childExited: Promise<void> = Promise.resolve();
   private wanted: InstanceSpec[] = [];
+  private logLevel: LogLevel = 'info';
   private snapshots: InstanceSnapshot[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -61,8 +65,6 @@ export class VrrpSubsystem implements Subsystem {
   private restartTimer: NodeJS.Timeout | undefined;
   private restartDelay = RESTART_MIN_MS;
   private unsubscribe: (() => void) | undefined;
-  private readonly onUsr2 = () => this.logStats();
-  private signalInstalled = false;
 
   constructor(private readonly context: SubsystemContext) {}
 
@@ -93,13 +95,15 @@ export class VrrpSubsystem implements Subsystem {
     return this.snapshots;
   }
 
-  logStats(): void {
-    this.send({ t: 'log-stats' });
+  /** Asks the child for its `vrrp stats` lines; false when no child runs (no `vrrp:` instance). */
+  logStats(): boolean {
+    return this.send({ t: 'log-stats' });
   }
 
   private async apply(config: BatonConfig): Promise<void> {
     const specs = specsOf(config);
     this.wanted = specs;
+    this.logLevel = config.logLevel;
     if (specs.length === 0) {
       // Every instance removed: the child's stop is exactly "stop them all".
       this.uninstall();
@@ -114,7 +118,7 @@ export class VrrpSubsystem implements Subsystem {
       this.spawn();
     }
     this.install();
-    await this.request({ t: 'apply', id: 0, instances: specs, servicesDown: this.servicesDown() });
+    await this.request({ t: 'apply', id: 0, instances: specs, servicesDown: this.servicesDown(), logLevel: this.logLevel });
   }
 
   private servicesDown(): string[] {
@@ -123,17 +127,11 @@ export class VrrpSubsystem implements Subsystem {
 
   private install(): void {
     this.unsubscribe ??= this.context.control.subscribe(() => this.send({ t: 'services', down: this.servicesDown() }));
-    if (!this.signalInstalled) {
-      process.on('SIGUSR2', this.onUsr2);
-      this.signalInstalled = true;
-    }
   }
 
   private uninstall(): void {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    if (this.signalInstalled) process.off('SIGUSR2', this.onUsr2);
-    this.signalInstalled = false;
   }
 
   private spawn(): void {
@@ -178,7 +176,7 @@ export class VrrpSubsystem implements Subsystem {
       this.restartTimer = undefined;
       if (this.stopped || this.child || this.wanted.length === 0) return;
       this.spawn();
-      this.request({ t: 'apply', id: 0, instances: this.wanted, servicesDown: this.servicesDown() }).catch((err: unknown) =>
+      this.request({ t: 'apply', id: 0, instances: this.wanted, servicesDown: this.servicesDown(), logLevel: this.logLevel }).catch((err: unknown) =>
         this.context.logger.error('vrrp restart failed', { error: describeError(err) }),
       );
     }, delay);
