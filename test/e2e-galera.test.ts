@@ -79,7 +79,7 @@ ${servers}
   const b = baton;
   // Every server of both services up (they start down until `rise` checks pass).
   const deadline = Date.now() + 15_000;
-  while (b.logs.filter((l) => /server state .* to=up/.test(l)).length < 6 && Date.now() < deadline) await sleep(50);
+  while (b.logs.filter((l) => / server up /.test(l)).length < 6 && Date.now() < deadline) await sleep(50);
   const firstWriterLine = await b.waitForLog(/writer changed service=write from=none to=/, 5000);
   const writer = /to=(\S+)/.exec(firstWriterLine)![1]!;
 
@@ -140,7 +140,7 @@ ${servers}
   // SST donor is desynced and so down), never back to the old writer.
   const mark = b.logs.length;
   await victim.restart();
-  await b.waitForLog(new RegExp(`server state service=write server=${writer} from=down to=up`), 30_000, mark);
+  await b.waitForLog(new RegExp(` server up subsystem=health service=write server=${writer} `), 30_000, mark);
   await sleep(2 * INTERVAL_MS);
   const writerNow = /to=(\S+)/.exec([...b.logs].reverse().find((l) => /writer changed service=write/.test(l))!)![1]!;
   assert.notEqual(writerNow, writer);

@@ -10,7 +10,12 @@
  *   data plane hears only actual changes, each once, with a reason.
  * - No I/O here: the data plane is reached through the DataPlaneLink port, so
  *   the same decisions drive an in-process data plane or worker processes.
+ * - A writer change is decided here and logged here, once (`writer
+ *   changed`); the data plane, in every worker, only applies it. A server's
+ *   state change is logged by whoever decided it (health: `server down`/`up`,
+ *   the admin API: `operator change`), not here.
  */
+import { silentLogger, type Logger } from '@baton/core';
 import type { ServerState } from '@baton/proxy';
 import type { BatonConfig, ServiceConfig } from './config/types.js';
 import { initialServerState } from './specs.js';
@@ -67,7 +72,10 @@ export class ControlPlane {
     for (const l of this.listeners) l(event);
   }
 
-  constructor(private readonly link: DataPlaneLink) {}
+  constructor(
+    private readonly link: DataPlaneLink,
+    private readonly logger: Logger = silentLogger,
+  ) {}
 
   /**
    * Takes a (new) config. Servers that exist in both keep their health and
@@ -148,6 +156,8 @@ export class ControlPlane {
     const writer = chooseWriter(writerCfg, candidates, current);
     if (writer === svc.writer) return;
     svc.writer = writer;
+    // A reload re-sends an unchanged writer (svc.writer was cleared); only a different one is news.
+    if (writer !== current) this.logger.info('writer changed', { service: svc.config.name, from: current ?? 'none', to: writer ?? 'none', reason });
     this.link.setWriter(svc.config.name, writer, reason);
     this.emit({ service: svc.config.name, writer, reason });
   }
