@@ -8,7 +8,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { requireCapability } from '@baton/core';
 import { join, posix } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -245,6 +248,60 @@ test('metric docs checker: finds a missing row, a wrong type, a row the registry
     const problems = checkMetricDocs(broken, { ...texts, [METRIC_DOC]: broken });
     assert.ok(problems.some((p) => re.test(p)), `${name}: ${problems.join('; ') || 'no problem found'}`);
   }
+});
+
+// ---------------------------------------------------------------- the baton command (npm bin)
+
+/**
+ * npm links a workspace's bin into node_modules/.bin only if the file exists
+ * at install time, and dist/ is built after the install: so "bin" must name
+ * a committed file (packages/baton/bin/baton.js) that loads the built CLI.
+ */
+const BATON_PKG = 'packages/baton';
+
+function binOfPackage(): string | undefined {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, BATON_PKG, 'package.json'), 'utf8')) as { bin?: Record<string, string> | string };
+  const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin?.baton;
+  return bin === undefined ? undefined : posix.join(BATON_PKG, posix.normalize(bin));
+}
+
+test('the baton bin is a committed, executable file outside dist/, so npm install can link it before the build', () => {
+  const bin = binOfPackage();
+  assert.ok(bin, `${BATON_PKG}/package.json has no bin "baton"`);
+  assert.ok(!bin.split('/').includes('dist'), `bin ${bin} is under dist/, which does not exist when npm install links bins`);
+  const tracked = spawnSync('git', ['ls-files', '--stage', '--', bin], { cwd: repoRoot, encoding: 'utf8' });
+  assert.equal(tracked.status, 0, tracked.stderr);
+  assert.match(tracked.stdout, /^100755 /, `${bin} is not committed as an executable file: ${JSON.stringify(tracked.stdout)}`);
+  assert.ok(readFileSync(join(repoRoot, bin), 'utf8').startsWith('#!/usr/bin/env node\n'), `${bin} has no node shebang`);
+});
+
+test('the baton bin runs the built CLI, and without a build says how to build', () => {
+  const bin = join(repoRoot, binOfPackage() ?? 'no-bin');
+  const help = spawnSync(bin, ['--help'], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: baton /m);
+  const check = spawnSync(bin, ['check', '-c', join(repoRoot, 'config/baton.yaml')], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+
+  // A copy of the bin with no dist/ beside it: a clear message, exit 1.
+  const dir = mkdtempSync(join(tmpdir(), 'baton-bin-'));
+  try {
+    mkdirSync(join(dir, 'bin'));
+    copyFileSync(bin, join(dir, 'bin/baton.js'));
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+    const unbuilt = spawnSync(process.execPath, [join(dir, 'bin/baton.js'), '--help'], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(unbuilt.status, 1, `${unbuilt.stdout}${unbuilt.stderr}`);
+    assert.match(unbuilt.stderr, /not built yet[\s\S]*npm run build/);
+    assert.equal(unbuilt.stdout, '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('npm install linked node_modules/.bin/baton to the bin', (t) => {
+  const link = join(repoRoot, 'node_modules/.bin/baton');
+  if (!requireCapability(t, existsSync(link), `${link} is missing: this node_modules was installed before the bin existed; run npm install`)) return;
+  assert.equal(realpathSync(link), realpathSync(join(repoRoot, binOfPackage() ?? 'no-bin')));
 });
 
 // ---------------------------------------------------------------- systemd unit
