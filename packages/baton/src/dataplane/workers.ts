@@ -111,8 +111,11 @@ export class WorkerPool implements DataPlaneHost {
     }
   }
 
+  /** Every live worker takes it now (in order with the other messages); a worker forked later gets it in its init. */
   setLogLevel(level: LogLevel): void {
+    if (level === this.logLevel) return;
     this.logLevel = level;
+    this.broadcast({ t: 'log-level', level });
   }
 
   private slotsFor(specs: readonly ServiceSpec[]): Record<string, number> {
@@ -308,7 +311,8 @@ export class WorkerPool implements DataPlaneHost {
     }
     // stdin closed, logs to the daemon's own stdout/stderr, IPC, the shared sequences, then (native) the socket pair.
     cluster.setupPrimary({ stdio: ['ignore', 'inherit', 'inherit', 'ipc', this.sequenceFd, ...(childEnd !== undefined ? [childEnd] : [])] });
-    const worker = cluster.fork({ BATON_WORKER_INDEX: String(slot.index) });
+    // The level in the environment covers what the worker logs before its init arrives.
+    const worker = cluster.fork({ BATON_WORKER_INDEX: String(slot.index), BATON_LOG_LEVEL: this.logLevel });
     // The child has its copy now (dup2 at spawn).
     if (childEnd !== undefined) relayEngine().closeFd(childEnd);
     slot.worker = worker;
@@ -345,7 +349,8 @@ export class WorkerPool implements DataPlaneHost {
     }
     if (slot.worker !== worker) return { error: { message: 'worker exited during start' } };
     slot.ready = true;
-    // States and writers sent while the init was in flight.
+    // The level, states and writers changed while the init was in flight.
+    this.send(worker, { t: 'log-level', level: this.logLevel });
     for (const [service, server, state] of this.states.values()) this.send(worker, { t: 'state', service, server, state, reason: 'worker start' });
     for (const [service, server] of this.writers) this.send(worker, { t: 'writer', service, server, reason: 'worker start' });
     this.logger.info('worker started', { worker: worker.id, index: slot.index, pid: worker.process.pid });

@@ -12,6 +12,8 @@
  * - Counters are settled exactly once, at the engine's `closed` event:
  *   bytes each way, and a session error for an error or idle timeout after
  *   the server accepted.
+ * - One client, at most one report of its connect (as relay.ts): failed
+ *   attempts are collected and reported with the outcome.
  * - A server given by hostname is connected to by the address it resolved
  *   to (see resolve.ts); the first connect may wait for that lookup.
  */
@@ -27,6 +29,9 @@ export class NativeSession implements PooledSession, EngineSession {
   server: PoolServer | undefined;
   isConnected = false;
   private tried: Set<PoolServer> | undefined;
+  /** Failed connect attempts (`server address: detail`), reported with the outcome. */
+  private failures: string[] | undefined;
+  private lastFailure: 'connect-failed' | 'connect-timeout' = 'connect-failed';
   private done = false;
 
   constructor(
@@ -57,7 +62,7 @@ export class NativeSession implements PooledSession, EngineSession {
       if (this.done) return;
       const server = this.host.acquireServer(this, this.tried);
       if (!server) {
-        this.host.report('no-server', this, this.tried ? `all ${this.tried.size} tried servers failed` : 'no server available');
+        this.host.report('no-server', this, this.tried ? `all ${this.tried.size} tried servers failed: ${this.attempts()}` : 'no server available');
         this.close('no server');
         return;
       }
@@ -96,14 +101,20 @@ export class NativeSession implements PooledSession, EngineSession {
     const server = this.server!;
     server.connectErrors++;
     this.releaseServer();
-    this.host.report(event, this, `${server.name} ${server.address}: ${detail}`);
+    (this.failures ??= []).push(`${server.name} ${server.address}: ${detail}`);
+    this.lastFailure = event;
     (this.tried ??= new Set()).add(server);
+  }
+
+  /** The failed attempts so far, for the one line that reports them. */
+  private attempts(): string {
+    return this.failures?.join('; ') ?? '';
   }
 
   /** After a failed attempt: true when another server may be tried, else the client is refused. */
   private retryAllowed(): boolean {
     if (this.tried!.size > this.host.retries) {
-      this.host.report('no-server', this, `gave up after ${this.tried!.size} attempt(s)`);
+      this.host.report('no-server', this, `gave up after ${this.tried!.size} attempt(s): ${this.attempts()}`);
       this.close('no server');
       return false;
     }
@@ -120,6 +131,7 @@ export class NativeSession implements PooledSession, EngineSession {
   connected(): void {
     this.isConnected = true;
     this.server!.total++;
+    if (this.failures) this.host.report(this.lastFailure, this, `${this.attempts()}; connected to ${this.server!.name}`);
   }
 
   closed(bytesIn: number, bytesOut: number, reason: string, detail: string): void {
