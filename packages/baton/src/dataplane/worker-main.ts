@@ -70,6 +70,9 @@ async function apply(id: number, specs: ServiceSpec[], listeners: string[]): Pro
     send({ t: 'done', id, result });
     return true;
   } catch (err) {
+    // The running services stay as they were: keep only their listening sockets.
+    const running = plane().serviceNames().map((name) => plane().service(name)!.spec);
+    inherited.prune(running);
     send({ t: 'done', id, error: { code: 'listen-failed', message: describeError(err) } });
     return false;
   }
