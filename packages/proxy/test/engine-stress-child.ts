@@ -19,7 +19,8 @@ import { serviceSpec, sleep, waitFor } from './helpers.js';
 
 const SESSIONS = Number(process.env.STRESS_SESSIONS ?? 10_000);
 const CONCURRENCY = Number(process.env.STRESS_CONCURRENCY ?? 200);
-let seed = Number(process.env.STRESS_SEED ?? 1);
+const SEED = Number(process.env.STRESS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+let seed = SEED;
 /** A small deterministic PRNG (mulberry32): a failing run can be replayed with its seed. */
 function rand(): number {
   seed |= 0;
@@ -185,5 +186,6 @@ process.stdout.write(
   JSON.stringify({
     addon: process.env.BATON_ENGINE_ADDON ?? 'build/Release',
     asan: readFileSync('/proc/self/maps', 'utf8').includes('libasan'),
+    seed: SEED,
     sessions: SESSIONS, results, settled, before, after, stats, maxOpen, accepted: counters.total, active: counters.active, server: counters.servers[0], ms: Date.now() - started }) + '\n',
 );

@@ -8,7 +8,7 @@
  * end with every session closed, no pipe in use, the same number of open
  * descriptors as before, every echo intact, and no sanitizer report.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
@@ -30,6 +30,7 @@ interface Outcome {
   server: { sessionErrors: number };
   addon: string;
   asan: boolean;
+  seed: number;
 }
 
 function run(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -48,10 +49,12 @@ function run(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: str
   });
 }
 
-function check(out: { code: number | null; stdout: string; stderr: string }, sessions: number): Outcome {
+function check(t: TestContext, out: { code: number | null; stdout: string; stderr: string }, sessions: number): Outcome {
   assert.ok(!/AddressSanitizer|LeakSanitizer|runtime error:/.test(out.stderr), `sanitizer report:\n${out.stderr.slice(0, 4000)}`);
   assert.equal(out.code, 0, out.stderr.slice(0, 4000));
   const o = JSON.parse(out.stdout.trim().split('\n').pop()!) as Outcome;
+  // A failure names its seed: STRESS_SEED=<seed> replays the same choices.
+  t.diagnostic(`stress seed ${o.seed}`);
   const r = o.results;
   const count = (prefix: string) => Object.entries(r).filter(([k]) => k.startsWith(prefix)).reduce((n, [, v]) => n + v, 0);
   assert.equal(count(''), sessions, JSON.stringify(r));
@@ -70,8 +73,8 @@ function check(out: { code: number | null; stdout: string; stderr: string }, ses
   return o;
 }
 
-test('engine stress: 10,000 sessions of random chunks, pauses, half-closes, resets, slow readers; every fd given back', async () => {
-  const o = check(await run({ STRESS_SESSIONS: '10000' }), 10_000);
+test('engine stress: 10,000 sessions of random chunks, pauses, half-closes, resets, slow readers; every fd given back', async (t) => {
+  const o = check(t, await run({ STRESS_SESSIONS: '10000' }), 10_000);
   assert.equal(o.asan, false);
 });
 
@@ -93,6 +96,7 @@ test('engine stress under AddressSanitizer + UBSan: no report, every fd given ba
   execFileSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${dirname(dirname(process.execPath))}`, '--silent'], { cwd: dir, env: { ...process.env, BATON_SANITIZE: '1' }, stdio: ['ignore', 'ignore', 'inherit'] });
   const addon = join(dir, 'build', 'Release', 'relay_engine.node');
   const o = check(
+    t,
     await run({
       STRESS_SESSIONS: '10000',
       BATON_ENGINE_ADDON: addon,
