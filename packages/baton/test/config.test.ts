@@ -49,6 +49,7 @@ test('defaults fill in everything the file leaves out', () => {
     workers: 'auto',
     engine: 'native',
     shutdownTimeoutMs: 10_000,
+    vrrpScheduling: { realtimePriority: 10, lockMemory: false },
     logLevel: 'info',
     vrrp: [],
     services: [
