@@ -83,6 +83,7 @@ void pipes_init(pipe_pool_t *p, size_t max);
 bool pipes_get(pipe_pool_t *p, pipe_pair_t *out);
 // Gives a pipe back; a pipe that may hold bytes (dirty) is closed instead.
 void pipes_put(pipe_pool_t *p, pipe_pair_t *pp, bool dirty);
+// Closes every idle pipe (the engine has no session left: it holds no pipe at rest).
 void pipes_destroy(pipe_pool_t *p);
 
 // ---- proxy_header.c ----------------------------------------------------------

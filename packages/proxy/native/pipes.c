@@ -8,6 +8,9 @@
 // - A pipe in the idle list is empty: only pipes given back clean are kept;
 //   a pipe that may still hold bytes is closed.
 // - in_use + idle_count <= max.
+// - Idle pipes are kept only while some session is open: when the last one
+//   closes the engine empties the pool (pipes_destroy), so an idle engine
+//   holds exactly its listening descriptors.
 #include "engine.h"
 
 #include <fcntl.h>

@@ -437,7 +437,8 @@ void session_close(session_t *s, const char *reason, const char *detail, bool qu
     drop_pend(d);
   }
   table_remove(e, s);
-  e->sessions--;
+  // No session left: no pipe stays open at rest (the pool refills under load).
+  if (--e->sessions == 0) pipes_destroy(&e->pipes);
   // The side handles' close callbacks still hold references: `s` outlives the event.
   if (!quiet) emit_closed(e, s, reason, detail);
   session_unref(s);

@@ -24,7 +24,7 @@ interface Outcome {
   settled: boolean;
   before: number;
   after: number;
-  stats: { sessions: number; pipesInUse: number };
+  stats: { sessions: number; pipesInUse: number; pipesIdle: number };
   accepted: number;
   active: number;
   server: { sessionErrors: number };
@@ -65,6 +65,7 @@ function check(t: TestContext, out: { code: number | null; stdout: string; stder
   assert.ok(o.settled, 'every session closed');
   assert.equal(o.stats.sessions, 0);
   assert.equal(o.stats.pipesInUse, 0, 'no pipe left in use');
+  assert.equal(o.stats.pipesIdle, 0, 'no pipe kept once every session closed');
   assert.equal(o.active, 0);
   assert.equal(o.accepted, sessions + 1);
   // Resets (either side) are session errors, counted once each; nothing else is.
