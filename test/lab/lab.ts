@@ -88,7 +88,8 @@ function run(file: string, args: readonly string[], timeoutMs = 20_000): Promise
   return new Promise((resolve) => {
     execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && !stderr ? err.message : '') });
+      const killed = err && err.killed ? ` (killed after ${timeoutMs} ms)` : '';
+      resolve({ code, stdout: String(stdout), stderr: (String(stderr) || (err && !stderr ? err.message : '')) + killed });
     });
   });
 }
