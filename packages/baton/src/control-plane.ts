@@ -18,6 +18,21 @@ import { chooseWriter, type WriterCandidate } from './writer.js';
 
 export type AdminState = 'ready' | 'drain' | 'maint';
 
+/** A writer candidate as the control plane sees it: WriterCandidate plus whether its checks have given a verdict yet. */
+export interface ArbiterCandidate extends WriterCandidate {
+  pending: boolean;
+}
+
+/**
+ * Who names a writer service's writer when it is not this node alone (the
+ * cluster agreement): given this node's view of the servers, the writer
+ * this node names now. Without an arbiter the control plane uses
+ * chooseWriter() itself.
+ */
+export interface WriterArbiter {
+  writer(service: ServiceConfig, candidates: readonly ArbiterCandidate[], current: string | null): { writer: string | null; reason?: string };
+}
+
 export interface DataPlaneLink {
   setServerState(service: string, server: string, state: ServerState, reason: string): void;
   setWriter(service: string, server: string | null, reason: string): void;
@@ -29,6 +44,8 @@ interface ServerControl {
   admin: AdminState;
   effective: ServerState;
   galeraIndex?: number;
+  /** Whether its checks have given a first verdict (always true without health checks). */
+  checked: boolean;
 }
 
 interface ServiceControl {
@@ -56,6 +73,32 @@ export type ControlListener = (event: { service: string; server?: string; state?
 export class ControlPlane {
   private services = new Map<string, ServiceControl>();
   private readonly listeners = new Set<ControlListener>();
+  private arbiter: WriterArbiter | undefined;
+
+  /** Hands writer decisions to an arbiter (or back to chooseWriter with undefined). */
+  setArbiter(arbiter: WriterArbiter | undefined): void {
+    this.arbiter = arbiter;
+  }
+
+  /** Re-decides the writer of one writer service, or of all; for an arbiter whose inputs changed. */
+  rethink(service?: string): void {
+    for (const svc of this.services.values()) {
+      if (svc.config.balance !== 'writer' || (service !== undefined && svc.config.name !== service)) continue;
+      this.decideWriter(svc, svc.writer, 'cluster');
+    }
+  }
+
+  /**
+   * A server's checks have reached a first verdict: up, or a failed check.
+   * Until then a writer decision could be undone by the next check.
+   */
+  markChecked(service: string, server: string): void {
+    const svc = this.services.get(service);
+    const s = svc?.servers.get(server);
+    if (!svc || !s || s.checked) return;
+    s.checked = true;
+    if (svc.config.balance === 'writer') this.decideWriter(svc, svc.writer, 'first check');
+  }
 
   /** Subscribes to state and writer changes; returns the unsubscribe function. */
   subscribe(listener: ControlListener): () => void {
@@ -85,7 +128,7 @@ export class ControlPlane {
           servers.set(server.name, old);
         } else {
           const health = initialServerState(svc) === 'up' ? 'up' : 'down';
-          servers.set(server.name, { health, healthReason: 'initial', admin: 'ready', effective: health });
+          servers.set(server.name, { health, healthReason: 'initial', admin: 'ready', effective: health, checked: svc.health === undefined });
         }
       }
       next.set(svc.name, { config: svc, servers, writer: previous?.writer ?? null });
@@ -141,11 +184,18 @@ export class ControlPlane {
 
   private decideWriter(svc: ServiceControl, current: string | null, reason: string): void {
     const writerCfg = svc.config.writer ?? { pick: 'first' as const, failback: false, onChange: 'close' as const };
-    const candidates: WriterCandidate[] = svc.config.servers.map((cfg) => {
+    const candidates: ArbiterCandidate[] = svc.config.servers.map((cfg) => {
       const s = svc.servers.get(cfg.name)!;
-      return { name: cfg.name, up: s.effective === 'up', backup: cfg.backup, galeraIndex: s.galeraIndex };
+      return { name: cfg.name, up: s.effective === 'up', backup: cfg.backup, galeraIndex: s.galeraIndex, pending: !s.checked };
     });
-    const writer = chooseWriter(writerCfg, candidates, current);
+    let writer: string | null;
+    if (this.arbiter) {
+      const decided = this.arbiter.writer(svc.config, candidates, current);
+      writer = decided.writer;
+      reason = decided.reason ?? reason;
+    } else {
+      writer = chooseWriter(writerCfg, candidates, current);
+    }
     if (writer === svc.writer) return;
     svc.writer = writer;
     this.link.setWriter(svc.config.name, writer, reason);

@@ -18,6 +18,7 @@ import { toServiceSpec } from './specs.js';
 import type { Subsystem } from './subsystem.js';
 import { HealthSubsystem } from './health/index.js';
 import { VrrpSubsystem } from './vrrp/index.js';
+import { ClusterSubsystem } from './cluster/subsystem.js';
 import { AdminSubsystem } from './admin/index.js';
 import { BatonMetrics } from './admin/metrics.js';
 import { LocalDataPlane, type DataPlaneHost } from './dataplane/host.js';
@@ -38,6 +39,7 @@ export class Daemon {
   readonly control: ControlPlane;
   readonly metrics: BatonMetrics;
   readonly admin: AdminSubsystem;
+  readonly cluster: ClusterSubsystem;
   private config: BatonConfig | undefined;
   private readonly logger: Logger;
   private stopping: Promise<void> | undefined;
@@ -55,15 +57,18 @@ export class Daemon {
     });
     const context = { logger: this.logger, control: this.control };
     const vrrp = new VrrpSubsystem(context);
+    this.cluster = new ClusterSubsystem({ ...context, vrrp: () => vrrp.snapshot() });
     this.metrics = new BatonMetrics({
       config: () => this.config,
       control: this.control,
       counters: () => this.dataPlane.counters(),
       vrrp: () => vrrp.snapshot(),
+      cluster: () => (this.cluster.enabled ? this.cluster.counters : undefined),
     });
     const health = new HealthSubsystem(context, { onCheck: (service, server, result) => this.metrics.observeCheck(service, server, result.ms) });
+    // The cluster first: peers' writer decisions are in before any server is up.
     // VRRP after health: tracked services already have their first states; stopped first, so priority 0 goes out before the drain.
-    this.subsystems = [health, vrrp];
+    this.subsystems = [this.cluster, health, vrrp];
     this.admin = new AdminSubsystem({
       logger: this.logger,
       control: this.control,
@@ -71,6 +76,7 @@ export class Daemon {
       vrrp: () => vrrp.snapshot(),
       lastCheck: (service, server) => health.lastCheck(service, server),
       metrics: this.metrics,
+      cluster: this.cluster,
     });
   }
 
@@ -100,6 +106,7 @@ export class Daemon {
     this.host = workers > 1 ? new WorkerPool({ workers, logger: this.logger, logLevel: config.logLevel }) : new LocalDataPlane(this.logger);
     await this.host.apply(config.services.map(toServiceSpec));
     this.config = config;
+    this.cluster.prepare(config);
     this.control.setConfig(config);
     for (const sub of this.subsystems) {
       await sub.start(config);
@@ -138,6 +145,7 @@ export class Daemon {
     try {
       const diff = await this.dataPlane.apply(config.services.map(toServiceSpec));
       this.config = config;
+      this.cluster.prepare(config);
       this.control.setConfig(config);
       for (const sub of this.started) await sub.reload(config);
       if (this.adminStarted) await this.admin.reload(config);

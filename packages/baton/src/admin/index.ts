@@ -26,6 +26,7 @@ import { renderStatusPage } from './page.js';
 import { ApiError, createAdminServer, type AdminAction } from './server.js';
 import { buildStatus } from './status.js';
 import type { Subsystem } from '../subsystem.js';
+import type { ClusterSubsystem } from '../cluster/subsystem.js';
 
 export interface AdminSources {
   logger: Logger;
@@ -34,6 +35,8 @@ export interface AdminSources {
   vrrp: () => readonly InstanceSnapshot[];
   lastCheck: (service: string, server: string) => CheckResult | undefined;
   metrics: BatonMetrics;
+  /** Writer agreement between nodes (absent in tests that build the admin alone). */
+  cluster?: ClusterSubsystem;
 }
 
 function resolveToken(env: string | undefined): string | undefined {
@@ -134,6 +137,9 @@ export class AdminSubsystem implements Subsystem {
       workers: dataPlane.workers,
       uptimeS: (performance.now() - this.startedAt) / 1000,
       tokenRequired: this.token !== undefined,
+      cluster: this.sources.cluster?.enabled
+        ? { listen: config.cluster ? key(config.cluster.listen) : null, writers: this.sources.cluster.writerViews(), peers: this.sources.cluster.peerViews() }
+        : undefined,
     });
   }
 

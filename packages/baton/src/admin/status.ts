@@ -8,6 +8,7 @@ import { formatHostPort } from '../config/address.js';
 import type { BatonConfig } from '../config/types.js';
 import type { ControlPlane } from '../control-plane.js';
 import type { InstanceSnapshot } from '../vrrp/instance.js';
+import type { PeerView, WriterView } from '../cluster/subsystem.js';
 
 export const VERSION = '0.1.0';
 
@@ -20,6 +21,8 @@ export interface StatusInputs {
   workers: number;
   uptimeS: number;
   tokenRequired: boolean;
+  /** The writer agreement, when `cluster:` or `state_file:` is set. */
+  cluster?: { listen: string | null; writers: readonly WriterView[]; peers: readonly PeerView[] };
 }
 
 const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -28,6 +31,7 @@ export function buildStatus(input: StatusInputs) {
   const { config, control } = input;
   const counters = new Map(input.counters.map((c) => [c.name, c]));
   const snapshots = new Map(input.vrrp.map((s) => [s.name, s]));
+  const views = new Map((input.cluster?.writers ?? []).map((w) => [w.service, w]));
   return {
     node: config.node,
     version: VERSION,
@@ -49,6 +53,12 @@ export function buildStatus(input: StatusInputs) {
         faults: s?.faults ?? [],
       };
     }),
+    cluster: input.cluster
+      ? {
+          listen: input.cluster.listen,
+          peers: input.cluster.peers.map((p) => ({ address: p.address, node: p.node, last_heard_s: p.lastHeardMs === null ? null : round(p.lastHeardMs / 1000, 1) })),
+        }
+      : null,
     services: config.services.map((svc) => {
       const c = counters.get(svc.name);
       const byName = new Map((c?.servers ?? []).map((s) => [s.name, s]));
@@ -57,6 +67,10 @@ export function buildStatus(input: StatusInputs) {
         listen: formatHostPort(svc.listen),
         balance: svc.balance,
         writer: svc.balance === 'writer' ? control.writer(svc.name) : null,
+        decision: (() => {
+          const v = views.get(svc.name);
+          return v ? { epoch: v.epoch, decided_by: v.decidedBy, reason: v.reason, role: v.role, why: v.why } : null;
+        })(),
         active: c?.active ?? 0,
         total: c?.total ?? 0,
         servers: svc.servers.map((srv) => {

@@ -20,6 +20,7 @@ import { describeValue } from './messages.js';
 import type {
   AdminConfig,
   BatonConfig,
+  ClusterConfig,
   HealthConfig,
   ServerConfig,
   ServiceConfig,
@@ -27,6 +28,7 @@ import type {
   VrrpTrackScript,
   WriterConfig,
 } from './types.js';
+import { DEFAULT_STATE_FILE } from './types.js';
 
 /** Longest timer Node can arm (setTimeout clamps anything above 2^31-1 ms to 1 ms). */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -314,6 +316,17 @@ const adminSchema = z
   })
   .transform((a): AdminConfig => ({ listen: a.listen, ...(a.token_env !== undefined ? { tokenEnv: a.token_env } : {}) }));
 
+const clusterSchema = z
+  .strictObject({
+    listen: endpoint,
+    peers: z.array(endpoint).min(1, { error: 'must list at least one peer (host:port of another Baton node)' }),
+    secret_env: envName,
+    startup_wait: duration('zero').prefault('2s'),
+  })
+  .transform((c): ClusterConfig => ({ listen: c.listen, peers: c.peers, secretEnv: c.secret_env, startupWaitMs: c.startup_wait }));
+
+const stateFile = z.string().startsWith('/', { error: 'must be an absolute path, e.g. /var/lib/baton/state.json' });
+
 /** The whole file. Parse with `{ error: configErrorMap }` for YAML-flavoured messages. */
 export const configSchema = z
   .strictObject({
@@ -328,6 +341,8 @@ export const configSchema = z
     log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     vrrp: z.array(vrrpSchema).default(() => []),
     services: z.array(serviceSchema).default(() => []),
+    cluster: clusterSchema.optional(),
+    state_file: stateFile.optional(),
   })
   .transform(
     (c): BatonConfig => ({
@@ -338,5 +353,7 @@ export const configSchema = z
       logLevel: c.log_level,
       vrrp: c.vrrp,
       services: c.services,
+      ...(c.cluster ? { cluster: c.cluster } : {}),
+      ...(c.state_file !== undefined ? { stateFile: c.state_file } : c.cluster ? { stateFile: DEFAULT_STATE_FILE } : {}),
     }),
   );

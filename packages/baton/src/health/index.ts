@@ -104,6 +104,8 @@ export class HealthSubsystem implements Subsystem {
       },
       onResult: (server, result, health) => {
         this.last.set(`${svc.name}\0${server}`, result);
+        // A verdict: up, or a failure (a success short of rise is not one yet).
+        if (!result.ok || health.state === 'up') this.control.markChecked(svc.name, server);
         this.hooks.onCheck?.(svc.name, server, result);
         // Galera indexes move when nodes join or leave without any up/down change.
         if (galera && result.ok) this.control.setHealth(svc.name, server, health.state === 'up', 'check passed', result.info?.galeraIndex);
