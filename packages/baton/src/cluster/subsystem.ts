@@ -81,6 +81,7 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
   private readonly peers = new Map<string, { node: string | null; lastHeard: number | null }>();
   private readonly guard = new ReplayGuard();
   private ready = false;
+  private stateLoaded = false;
   private lastHeardAny = 0;
   private rolesKey = '';
   private tickTimer: NodeJS.Timeout | undefined;
@@ -111,7 +112,10 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
       return;
     }
     this.sources.control.setArbiter(this);
-    if (config.stateFile && this.known.size === 0) this.loadState(config);
+    if (config.stateFile && !this.stateLoaded) {
+      this.stateLoaded = true;
+      this.loadState(config);
+    }
   }
 
   async start(config: BatonConfig): Promise<void> {
