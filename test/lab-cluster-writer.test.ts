@@ -191,6 +191,24 @@ test('two Baton nodes name one writer through db1 failing and returning, a backu
       await waitFor('lb2 names a writer', async () => (await writerOf(lab, 'lb2'))?.writer, 10_000);
       await sleep(2500);
 
+      // baton status --why: the backup shows the master's last advert and the
+      // master-down arithmetic (v3: skew = (256 - 101) x 100ms / 256 = 60.5ms);
+      // both show the writer's epoch and the node that decided it.
+      const why = async (node: string) => {
+        const r = await lab.exec(node, [process.execPath, batonCli, 'status', '--why', '--admin', `http://${lab.node(node).addr}:${ADMIN_PORT}`], { check: false, timeoutMs: 15_000 });
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout;
+      };
+      const [why1, why2] = [await why('lb1'), await why('lb2')];
+      t.diagnostic(`lb2 --why:\n${why2}`);
+      const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      assert.match(why2, new RegExp(`advert from ${esc(lab.node('lb1').addr)} priority 102, [0-9.]+s ago`));
+      assert.match(why2, /master down: 3 x 100ms \+ 60\.5ms skew = 360\.5ms; timer [1-9]\d*ms left/);
+      for (const text of [why1, why2]) assert.match(text, /service write: writer db2, epoch 2, decided by lb1 \(db1 down\)/);
+      assert.match(why2, /this node adopts: adopted from lb1/);
+      assert.match(why1, /this node decides/);
+      assert.match(why2, /server write\/db1: up since [0-9.]+s; last check ok L7 [0-9.]+ms; counter 3 \(up at >= 2, rise 2, fall 2\)/);
+
       // The VIP fails over to lb2.
       changes.push({ at: epochNow(), what: 'lb1 stopping' });
       lb1.signal('SIGTERM');

@@ -9,6 +9,7 @@ import { Argument, Command, CommanderError, InvalidArgumentError } from 'command
 import { createLineLogger } from '@baton/core';
 import { adminClientFrom, type AdminClient, type AdminStateName } from './cli/admin-client.js';
 import { formatStatus } from './cli/status.js';
+import { formatWhy } from './cli/why.js';
 
 const defaultConfig = () => process.env.BATON_CONFIG ?? '/etc/baton/baton.yaml';
 
@@ -98,13 +99,15 @@ export function buildProgram(): Command {
     .description('VRRP state, VIPs, services, servers and connections of a running daemon')
     .option('--admin <url>', ADMIN_OPTION_HELP)
     .option('--json', "print the admin API's JSON as is")
+    .option('--why', 'also the reasons: adverts heard, master-down arithmetic, check counters, writer decisions')
     .exitOverride(usageExit)
-    .action(async (opts: { admin?: string; json?: boolean }) => {
+    .action(async (opts: { admin?: string; json?: boolean; why?: boolean }) => {
       const client = adminClient(opts.admin);
       if (!client) return;
-      const r = await client.status();
+      const r = await client.status({ why: opts.why === true });
       if (!r.ok) return fail(r.error.message);
-      process.stdout.write(opts.json ? `${JSON.stringify(r.value.raw, null, 2)}\n` : formatStatus(r.value.status));
+      if (opts.json) process.stdout.write(`${JSON.stringify(r.value.raw, null, 2)}\n`);
+      else process.stdout.write(formatStatus(r.value.status) + (opts.why ? formatWhy(r.value.status) : ''));
     });
 
   program

@@ -75,6 +75,7 @@ export class Daemon {
       dataPlane: () => this.dataPlane,
       vrrp: () => vrrp.snapshot(),
       lastCheck: (service, server) => health.lastCheck(service, server),
+      healthView: (service, server) => health.healthView(service, server),
       metrics: this.metrics,
       cluster: this.cluster,
     });

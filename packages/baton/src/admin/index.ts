@@ -34,6 +34,8 @@ export interface AdminSources {
   dataPlane: () => DataPlaneHost;
   vrrp: () => readonly InstanceSnapshot[];
   lastCheck: (service: string, server: string) => CheckResult | undefined;
+  /** The health scheduler's counters, for `?why=1`. */
+  healthView?: (service: string, server: string) => { state: string; counter: number; rise: number; fall: number; checks: number; sinceMs: number } | undefined;
   metrics: BatonMetrics;
   /** Writer agreement between nodes (absent in tests that build the admin alone). */
   cluster?: ClusterSubsystem;
@@ -108,7 +110,7 @@ export class AdminSubsystem implements Subsystem {
       token: () => this.token,
       handlers: {
         page: renderStatusPage,
-        status: () => this.status(),
+        status: (why) => this.status(why),
         metrics: () => this.sources.metrics.render(),
         setState: (service, server, action) => this.setState(service, server, action),
       },
@@ -125,7 +127,7 @@ export class AdminSubsystem implements Subsystem {
     });
   }
 
-  private async status() {
+  private async status(why = false) {
     const config = this.config!;
     const dataPlane = this.sources.dataPlane();
     return buildStatus({
@@ -137,6 +139,7 @@ export class AdminSubsystem implements Subsystem {
       workers: dataPlane.workers,
       uptimeS: (performance.now() - this.startedAt) / 1000,
       tokenRequired: this.token !== undefined,
+      ...(why ? { why: { health: (svc: string, srv: string) => this.sources.healthView?.(svc, srv), nowMono: performance.now(), nowEpoch: Date.now() } } : {}),
       cluster: this.sources.cluster?.enabled
         ? { listen: config.cluster ? key(config.cluster.listen) : null, writers: this.sources.cluster.writerViews(), peers: this.sources.cluster.peerViews() }
         : undefined,

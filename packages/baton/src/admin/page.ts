@@ -129,7 +129,12 @@ function renderVrrp(v) {
       h('dt', null, 'Master'), h('dd', { class: 'mono' }, v.master || (v.state === 'master' ? 'this node' : '\\u2014')),
       h('dt', null, 'VIPs'), h('dd', { class: 'mono' }, (v.virtual_ips || []).join(', ') || '\\u2014'),
       v.interface ? [h('dt', null, 'Interface'), h('dd', null, v.interface + (v.router_id ? ' \\u00b7 router id ' + v.router_id : ''))] : null,
-      h('dt', null, 'Faults'), h('dd', { class: faults.length ? 'bad' : 'muted' }, faults.length ? faults.join('; ') : 'none')));
+      h('dt', null, 'Faults'), h('dd', { class: faults.length ? 'bad' : 'muted' }, faults.length ? faults.join('; ') : 'none'),
+      v.why ? [
+        h('dt', null, 'Why'), h('dd', { 'data-why': 'reason' }, v.why.reason + ' (' + duration(v.why.since_s) + ' ago)'),
+        h('dt', null, 'Adverts'), h('dd', { class: 'mono', 'data-why': 'adverts' }, (v.why.adverts || []).map((a) => a.from + ' prio ' + a.priority + ', ' + a.age_s.toFixed(2) + ' s ago').join('; ') || 'none heard'),
+        h('dt', null, 'Master down'), h('dd', { class: 'mono', 'data-why': 'master-down' }, v.why.master_down.arithmetic + (v.why.master_down.left_ms === null ? '' : ', ' + v.why.master_down.left_ms + ' ms left')),
+      ] : null));
 }
 
 function renderCheck(c) {
@@ -168,6 +173,7 @@ function renderService(svc) {
     h('div', { class: 'svc-head' }, h('h2', null, svc.name),
       h('p', { class: 'facts' }, fact('listen', svc.listen), fact('balance', svc.balance),
         svc.balance === 'writer' || svc.writer ? fact('writer', svc.writer || 'none') : null,
+        svc.decision && svc.decision.epoch !== null ? h('span', { 'data-why': 'decision' }, 'epoch ', h('b', null, String(svc.decision.epoch)), ' decided by ', h('b', null, svc.decision.decided_by || '?'), ' (' + (svc.decision.reason || '') + ')') : null,
         fact('connections', num(svc.active) + ' active / ' + num(svc.total) + ' total'))),
     servers.length === 0 ? h('p', { class: 'empty' }, 'No servers.') :
       h('div', { class: 'scroll' }, h('table', null,
@@ -207,7 +213,7 @@ async function refresh() {
   clearTimeout(timer);
   let st = null;
   try {
-    const res = await fetch('api/status', { cache: 'no-store', headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(5000) });
+    const res = await fetch('api/status?why=1', { cache: 'no-store', headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(5000) });
     if (!res.ok) throw new Error('HTTP ' + res.status);
     st = await res.json();
   } catch (err) {

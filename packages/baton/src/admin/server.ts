@@ -31,7 +31,8 @@ export class ApiError extends Error {
 
 export interface AdminHandlers {
   page(): string;
-  status(): Promise<unknown>;
+  /** `why`: with the reasons behind each state (`?why=1`). */
+  status(why?: boolean): Promise<unknown>;
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Throws ApiError(404, ...) for an unknown service or server. */
   setState(service: string, server: string, action: AdminAction): unknown;
@@ -120,7 +121,7 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, option
   }
   if (path === '/api/status') {
     only('GET');
-    sendJson(res, 200, await handlers.status());
+    sendJson(res, 200, await handlers.status(url.searchParams.get('why') === '1'));
     return;
   }
   const m = STATE_PATH.exec(path);

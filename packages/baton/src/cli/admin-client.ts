@@ -33,6 +33,13 @@ export interface StatusVrrp {
   interface: string;
   router_id: number;
   faults: string[];
+  /** With `?why=1`. */
+  why?: {
+    adverts: Array<{ from: string; priority: number; age_s: number; count: number }>;
+    master_down: { interval_ms: number; skew_ms: number; total_ms: number; left_ms: number | null; arithmetic: string };
+    reason: string;
+    since_s: number;
+  } | null;
 }
 
 export interface StatusCheck {
@@ -55,6 +62,22 @@ export interface StatusServer {
   bytes_out: number;
   connect_errors: number;
   check: StatusCheck | null;
+  /** With `?why=1`. */
+  why?: {
+    last_check: { result: string; layer: string; ms: number } | null;
+    counter: { value: number; rise: number; fall: number; checks: number } | null;
+    since_s: number | null;
+    reason: string | null;
+  };
+}
+
+/** A writer service's decision, when the daemon keeps them (`cluster:` or `state_file:`). */
+export interface StatusDecision {
+  epoch: number | null;
+  decided_by: string | null;
+  reason: string | null;
+  role: 'decide' | 'adopt';
+  why: string;
 }
 
 export interface StatusService {
@@ -62,6 +85,7 @@ export interface StatusService {
   listen: string;
   balance: string;
   writer: string | null;
+  decision?: StatusDecision | null;
   active: number;
   total: number;
   servers: StatusServer[];
@@ -166,8 +190,8 @@ export class AdminClient {
   }
 
   /** `GET /api/status`, parsed; `raw` is the JSON as the daemon sent it, for `--json`. */
-  async status(): Promise<AdminResult<{ status: AdminStatus; raw: unknown }>> {
-    const r = await this.request('GET', 'api/status');
+  async status(options: { why?: boolean } = {}): Promise<AdminResult<{ status: AdminStatus; raw: unknown }>> {
+    const r = await this.request('GET', options.why ? 'api/status?why=1' : 'api/status');
     if (!r.ok) return r;
     const body = r.value;
     if (!isStatus(body)) {

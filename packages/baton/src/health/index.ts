@@ -13,7 +13,7 @@
  *   names, read at (re)start; it is never logged.
  */
 import type { Logger } from '@baton/core';
-import { createProbe, HealthScheduler, type CheckResult } from '@baton/health';
+import { createProbe, HealthScheduler, type CheckResult, type ServerHealth } from '@baton/health';
 import type { BatonConfig, ServiceConfig } from '../config/types.js';
 import type { ControlPlane } from '../control-plane.js';
 import type { Subsystem, SubsystemContext } from '../subsystem.js';
@@ -39,6 +39,8 @@ export class HealthSubsystem implements Subsystem {
   private readonly control: ControlPlane;
   /** The last result per service and server, for the admin API. */
   private readonly last = new Map<string, CheckResult>();
+  /** The scheduler's view after the last result, for `baton status --why`. */
+  private readonly health = new Map<string, ServerHealth & { rise: number; fall: number }>();
 
   constructor(
     context: SubsystemContext,
@@ -50,6 +52,11 @@ export class HealthSubsystem implements Subsystem {
 
   lastCheck(service: string, server: string): CheckResult | undefined {
     return this.last.get(`${service}\0${server}`);
+  }
+
+  /** The rise/fall counter and since when the state holds (sinceMs on performance.now()). */
+  healthView(service: string, server: string): (ServerHealth & { rise: number; fall: number }) | undefined {
+    return this.health.get(`${service}\0${server}`);
   }
 
   async start(config: BatonConfig): Promise<void> {
@@ -73,6 +80,7 @@ export class HealthSubsystem implements Subsystem {
         this.running.delete(name);
         await running.scheduler.stop();
         for (const k of [...this.last.keys()]) if (k.startsWith(`${name}\0`)) this.last.delete(k);
+        for (const k of [...this.health.keys()]) if (k.startsWith(`${name}\0`)) this.health.delete(k);
       }
     }
     for (const svc of wanted.values()) {
@@ -104,6 +112,7 @@ export class HealthSubsystem implements Subsystem {
       },
       onResult: (server, result, health) => {
         this.last.set(`${svc.name}\0${server}`, result);
+        this.health.set(`${svc.name}\0${server}`, { ...health, rise: h.rise, fall: h.fall });
         // A verdict: up, or a failure (a success short of rise is not one yet).
         if (!result.ok || health.state === 'up') this.control.markChecked(svc.name, server);
         this.hooks.onCheck?.(svc.name, server, result);

@@ -41,6 +41,7 @@ import {
   type Notifier,
   type RawTransport,
   type RouterConfig,
+  type RouterWhy,
   type ScriptNotifier,
   type StateChange,
   type TrackScript,
@@ -79,6 +80,8 @@ export interface InstanceSnapshot {
   virtualIps: string[];
   faults: string[];
   stats: InstanceCounters;
+  /** For `baton status --why`; ages are as of `takenAt` (epoch ms). */
+  why?: RouterWhy & { takenAt: number };
 }
 
 export function vipStrings(cfg: VrrpInstanceConfig): string[] {
@@ -282,6 +285,7 @@ export class VrrpInstance {
       virtualIps: vipStrings(this.config),
       faults: [...(r?.faults ?? [])],
       stats: this.stats.toJSON(),
+      ...(r ? { why: { ...r.why(), takenAt: Date.now() } } : {}),
     };
   }
 
