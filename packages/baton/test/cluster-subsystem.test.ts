@@ -79,7 +79,7 @@ async function startNode(cfg: BatonConfig, vrrpState: InstanceSnapshot['state'])
     { name: 'VI_1', state: node.vrrpState, priority: cfg.vrrp[0]!.priority, effectivePriority: cfg.vrrp[0]!.priority, master: null, virtualIps: [], faults: [], stats: {} as never },
   ];
   node.cluster = new ClusterSubsystem({ logger, control, vrrp: snapshot });
-  node.cluster.prepare(cfg);
+  node.cluster.configure(cfg);
   control.setConfig(cfg);
   await node.cluster.start(cfg);
   return node;

@@ -27,7 +27,7 @@ import { BatonError, describeError, type Logger } from '@baton/core';
 import type { BatonConfig, ServiceConfig, VrrpInstanceConfig } from '../config/types.js';
 import { formatHostPort } from '../config/address.js';
 import type { ArbiterCandidate, ControlPlane, WriterArbiter } from '../control-plane.js';
-import type { Subsystem } from '../subsystem.js';
+import type { PreparedReload, ReloadFields, Subsystem } from '../subsystem.js';
 import type { InstanceSnapshot } from '../vrrp/instance.js';
 import { agree, beats, sameDecision, switchDecision } from './agreement.js';
 import { DROP_REASONS, ReplayGuard, decodeMessage, encodeMessage, newNonce, type Decision, type DropReason, type MessageKind } from './codec.js';
@@ -105,7 +105,7 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
    * Takes the config before the control plane first decides, so the first
    * decisions already go through the agreement (nothing is named before).
    */
-  prepare(config: BatonConfig): void {
+  configure(config: BatonConfig): void {
     this.config = config;
     if (!this.active) {
       this.sources.control.setArbiter(undefined);
@@ -119,7 +119,7 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
   }
 
   async start(config: BatonConfig): Promise<void> {
-    this.prepare(config);
+    this.configure(config);
     if (!config.cluster) {
       this.ready = true;
       if (this.active) this.sources.control.rethink();
@@ -153,17 +153,37 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
     this.sources.control.rethink();
   }
 
-  async reload(config: BatonConfig): Promise<void> {
-    this.prepare(config);
+  /**
+   * A reload: the secret and a new listen address are checked (bound) here;
+   * the commit swaps the socket. The daemon has already handed the new config
+   * to configure(), before the control plane's.
+   */
+  async prepare(config: BatonConfig): Promise<PreparedReload> {
+    let socket: dgram.Socket | undefined;
+    let secret = '';
     if (config.cluster) {
-      await this.openSocket(config);
-      this.startTimers();
-    } else {
-      this.closeSocket();
-      this.stopTimers();
+      secret = this.resolveSecret(config);
+      if (formatHostPort(config.cluster.listen) !== this.socketKey) socket = await this.bind(config);
     }
-    this.ready = true;
-    this.sources.control.rethink();
+    return {
+      commit: async (): Promise<ReloadFields> => {
+        if (config.cluster) {
+          this.secret = secret;
+          this.syncPeers(config);
+          if (socket) this.install(socket, config);
+          this.startTimers();
+        } else {
+          this.closeSocket();
+          this.stopTimers();
+        }
+        this.ready = true;
+        this.sources.control.rethink();
+        return {};
+      },
+      abort: async () => {
+        socket?.close();
+      },
+    };
   }
 
   async stop(): Promise<void> {
@@ -310,19 +330,33 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
 
   // ------------------------------------------------------------ transport
 
-  private async openSocket(config: BatonConfig): Promise<void> {
+  private resolveSecret(config: BatonConfig): string {
+    const env = config.cluster!.secretEnv;
+    const secret = process.env[env];
+    if (!secret) throw new BatonError('config-invalid', `cluster.secret_env ${env} is not set`);
+    return secret;
+  }
+
+  private syncPeers(config: BatonConfig): void {
     const cluster = config.cluster!;
-    const secret = process.env[cluster.secretEnv];
-    if (!secret) throw new BatonError('config-invalid', `cluster.secret_env ${cluster.secretEnv} is not set`);
-    this.secret = secret;
     for (const p of cluster.peers) {
       const key = formatHostPort(p);
       if (!this.peers.has(key)) this.peers.set(key, { node: null, lastHeard: null });
     }
     const wanted = new Set(cluster.peers.map(formatHostPort));
     for (const key of [...this.peers.keys()]) if (!wanted.has(key)) this.peers.delete(key);
+  }
+
+  private async openSocket(config: BatonConfig): Promise<void> {
+    this.secret = this.resolveSecret(config);
+    this.syncPeers(config);
+    if (this.socket && formatHostPort(config.cluster!.listen) === this.socketKey) return;
+    this.install(await this.bind(config), config);
+  }
+
+  private async bind(config: BatonConfig): Promise<dgram.Socket> {
+    const cluster = config.cluster!;
     const key = formatHostPort(cluster.listen);
-    if (this.socket && key === this.socketKey) return;
     const socket = dgram.createSocket({ type: cluster.listen.host.includes(':') ? 'udp6' : 'udp4' });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -334,6 +368,12 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
       socket.close();
       throw new BatonError('listen-failed', `cluster.listen ${key}: ${describeError(err)}`);
     });
+    return socket;
+  }
+
+  private install(socket: dgram.Socket, config: BatonConfig): void {
+    const cluster = config.cluster!;
+    const key = formatHostPort(cluster.listen);
     socket.on('error', (err) => this.logger.warn('cluster socket error', { error: describeError(err) }));
     socket.on('message', (data, rinfo) => this.onMessage(data, rinfo));
     this.closeSocket();

@@ -10,17 +10,43 @@
  *   holds for it, so a server that was up stays up until its checks say
  *   otherwise (and a down one stays down until `rise` successes).
  * - Probes get the password from the environment variable `password_env`
- *   names, read at (re)start; it is never logged.
+ *   names; it is never logged. A variable that is not set is an error at
+ *   start and rejects a reload (prepare), before any scheduler changes.
+ * - The control plane hears every state change, and every settled verdict
+ *   (up with a passing check, or down with the rise count at zero), so a
+ *   first writer pick that waits for every server's verdict is not held up
+ *   by a server that stays down.
+ * - A first writer pick that waits for verdicts waits at most
+ *   (rise + 1) × interval + timeout from the start of the checks (every
+ *   server's first check starts within one interval, and `rise` passing
+ *   checks follow); then it picks from what it has, and that is logged.
  */
-import type { Logger } from '@baton/core';
+import { BatonError, realClock, type Logger, type TimerHandle } from '@baton/core';
 import { createProbe, HealthScheduler, type CheckResult, type ServerHealth } from '@baton/health';
 import type { BatonConfig, ServiceConfig } from '../config/types.js';
 import type { ControlPlane } from '../control-plane.js';
-import type { Subsystem, SubsystemContext } from '../subsystem.js';
+import type { PreparedReload, ReloadFields, Subsystem, SubsystemContext } from '../subsystem.js';
 
 interface Running {
   key: string;
   scheduler: HealthScheduler;
+}
+
+/** Each health-checked service's password (undefined without password_env); throws for an unset variable. */
+function resolvePasswords(config: BatonConfig): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  for (const svc of config.services) {
+    const env = svc.health?.passwordEnv;
+    if (!svc.health) continue;
+    if (env === undefined) {
+      out.set(svc.name, undefined);
+      continue;
+    }
+    const value = process.env[env];
+    if (value === undefined || value === '') throw new BatonError('config-invalid', `service ${svc.name}: health.password_env ${env} is not set`);
+    out.set(svc.name, value);
+  }
+  return out;
 }
 
 function serviceKey(svc: ServiceConfig): string {
@@ -41,6 +67,8 @@ export class HealthSubsystem implements Subsystem {
   private readonly last = new Map<string, CheckResult>();
   /** The scheduler's view after the last result, for `baton status --why`. */
   private readonly health = new Map<string, ServerHealth & { rise: number; fall: number }>();
+  /** Per service: the timer that ends the first writer pick's wait for verdicts. */
+  private readonly verdictWaits = new Map<string, TimerHandle>();
 
   constructor(
     context: SubsystemContext,
@@ -60,38 +88,52 @@ export class HealthSubsystem implements Subsystem {
   }
 
   async start(config: BatonConfig): Promise<void> {
-    await this.apply(config);
+    await this.apply(config, resolvePasswords(config));
   }
 
-  async reload(config: BatonConfig): Promise<void> {
-    await this.apply(config);
+  prepare(config: BatonConfig): Promise<PreparedReload> {
+    const passwords = resolvePasswords(config);
+    return Promise.resolve({
+      commit: async (): Promise<ReloadFields> => {
+        const restarted = await this.apply(config, passwords);
+        return restarted.length > 0 ? { health_restarted: restarted.join(',') } : {};
+      },
+      abort: () => Promise.resolve(),
+    });
   }
 
   async stop(): Promise<void> {
+    for (const t of this.verdictWaits.values()) realClock.clearTimeout(t);
+    this.verdictWaits.clear();
     await Promise.all([...this.running.values()].map((r) => r.scheduler.stop()));
     this.running.clear();
   }
 
-  private async apply(config: BatonConfig): Promise<void> {
+  /** Stops the schedulers whose service changed or went, starts the new ones; resolves with the names started. */
+  private async apply(config: BatonConfig, passwords: ReadonlyMap<string, string | undefined>): Promise<string[]> {
     const wanted = new Map(config.services.filter((s) => s.health).map((s) => [s.name, s]));
     for (const [name, running] of this.running) {
       const svc = wanted.get(name);
       if (!svc || serviceKey(svc) !== running.key) {
         this.running.delete(name);
+        realClock.clearTimeout(this.verdictWaits.get(name));
+        this.verdictWaits.delete(name);
         await running.scheduler.stop();
         for (const k of [...this.last.keys()]) if (k.startsWith(`${name}\0`)) this.last.delete(k);
         for (const k of [...this.health.keys()]) if (k.startsWith(`${name}\0`)) this.health.delete(k);
       }
     }
+    const started: string[] = [];
     for (const svc of wanted.values()) {
       if (this.running.has(svc.name)) continue;
-      this.running.set(svc.name, { key: serviceKey(svc), scheduler: this.startService(svc) });
+      this.running.set(svc.name, { key: serviceKey(svc), scheduler: this.startService(svc, passwords.get(svc.name)) });
+      started.push(svc.name);
     }
+    return started;
   }
 
-  private startService(svc: ServiceConfig): HealthScheduler {
+  private startService(svc: ServiceConfig, password: string | undefined): HealthScheduler {
     const h = svc.health!;
-    const password = h.passwordEnv ? process.env[h.passwordEnv] : undefined;
     const servers = svc.servers.map((server) => {
       const current = this.control.status(svc.name, server.name);
       return {
@@ -113,15 +155,33 @@ export class HealthSubsystem implements Subsystem {
       onResult: (server, result, health) => {
         this.last.set(`${svc.name}\0${server}`, result);
         this.health.set(`${svc.name}\0${server}`, { ...health, rise: h.rise, fall: h.fall });
-        // A verdict: up, or a failure (a success short of rise is not one yet).
-        if (!result.ok || health.state === 'up') this.control.markChecked(svc.name, server);
         this.hooks.onCheck?.(svc.name, server, result);
-        // Galera indexes move when nodes join or leave without any up/down change.
-        if (galera && result.ok) this.control.setHealth(svc.name, server, health.state === 'up', 'check passed', result.info?.galeraIndex);
+        // A settled verdict. Galera indexes move when nodes join or leave without any up/down change.
+        const settled = health.state === 'up' ? galera && result.ok : health.counter === 0;
+        if (settled) {
+          const reason = result.ok ? 'check passed' : `${result.reason}: ${result.detail}`;
+          this.control.setHealth(svc.name, server, health.state === 'up', reason, result.info?.galeraIndex);
+        }
       },
     });
     scheduler.start();
     logger.info('health checks started', { check: h.check, servers: servers.length, interval_ms: h.intervalMs });
+    if (this.control.awaitingVerdicts(svc.name)) {
+      const waitMs = (h.rise + 1) * h.intervalMs + h.timeoutMs;
+      realClock.clearTimeout(this.verdictWaits.get(svc.name));
+      this.verdictWaits.set(
+        svc.name,
+        realClock.setTimeout(() => {
+          this.verdictWaits.delete(svc.name);
+          const missing = this.control.awaitingVerdicts(svc.name);
+          if (!missing) return;
+          this.control.endVerdictWait(svc.name, `no verdict from ${missing.join(',')} within ${waitMs} ms`);
+          if (missing.length > 0) {
+            logger.warn('writer picked without every verdict', { waited_ms: waitMs, no_verdict: missing.join(','), writer: this.control.writer(svc.name) ?? 'none' });
+          }
+        }, waitMs),
+      );
+    }
     return scheduler;
   }
 }

@@ -7,24 +7,34 @@
  * records (written here, so the log stays one stream), snapshots and stats.
  *
  * Invariants:
- * - Without a `vrrp:` section nothing is forked and no handler installed.
- * - Reload sends the whole wanted set; the child compares each instance's
- *   normalised config and password, so an unchanged master stays master.
+ * - Without a `vrrp:` section nothing is forked and nothing subscribed.
+ * - Reload is prepared here before anything changes: every password is
+ *   resolved, and every instance that will start or restart has its
+ *   interface, source address and raw socket opened once and closed, so a
+ *   missing interface rejects the reload instead of half-applying it.
+ * - The commit sends the whole wanted set; the child diffs each instance
+ *   (diff.ts), so an unchanged master stays master and a notify, garp,
+ *   preempt, priority or track change is applied without a transition.
  * - stop() resolves once the child has sent priority 0, removed the VIPs and
  *   exited, or was killed after STOP_TIMEOUT_MS; the data plane drains after.
  * - A child that dies on its own is logged and forked again with backoff,
  *   with the last wanted set; the daemon's death closes the IPC channel and
  *   the child then shuts its routers down by itself.
- * - SIGUSR2 makes the child log one `vrrp stats` line per instance.
+ * - logStats() (the daemon's SIGUSR2) makes the child log one `vrrp stats`
+ *   line per instance. The daemon owns every signal handler: this process
+ *   must survive SIGUSR2 whether or not a child runs.
+ * - The child logs at the config's log_level: every apply carries it.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { BatonError, describeError } from '@baton/core';
-import type { BatonConfig } from '../config/types.js';
-import type { Subsystem, SubsystemContext } from '../subsystem.js';
+import { BatonError, describeError, silentLogger, type LogLevel } from '@baton/core';
+import { openRawTransport } from '@baton/vrrp';
+import type { BatonConfig, VrrpInstanceConfig } from '../config/types.js';
+import type { PreparedReload, ReloadFields, Subsystem, SubsystemContext } from '../subsystem.js';
+import { diffInstance } from './diff.js';
 import { resolveAuthPass, type InstanceSnapshot } from './instance.js';
-import { CHILD_ENTRY, type FromChild, type InstanceSpec, type ToChild } from './ipc.js';
+import { CHILD_ENTRY, type ApplySummary, type FromChild, type InstanceSpec, type ToChild } from './ipc.js';
 
 /** Longest wait for the child's orderly shutdown (its notify drain is 2 s). */
 const STOP_TIMEOUT_MS = 5000;
@@ -44,8 +54,35 @@ function specsOf(config: BatonConfig): InstanceSpec[] {
   }));
 }
 
+/**
+ * What an instance's start needs from the host, checked without starting it:
+ * the interface exists and has an address to send from (or unicast_src_ip is
+ * set), and a raw VRRP socket can be opened on it. Rejects with the reason.
+ */
+async function preflight(cfg: VrrpInstanceConfig): Promise<void> {
+  try {
+    const transport = await openRawTransport({
+      interface: cfg.interface,
+      ...(cfg.unicastSrcIp !== undefined ? { primaryAddr: cfg.unicastSrcIp } : {}),
+      unicastPeers: cfg.unicastPeers,
+      logger: silentLogger,
+    });
+    transport.close();
+  } catch (err) {
+    const code = err instanceof BatonError ? err.code : 'vrrp-start-failed';
+    throw new BatonError(code, `vrrp ${cfg.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/** The non-empty parts of an apply, for the daemon's reload line. */
+function summaryFields(s: ApplySummary): ReloadFields {
+  const fields: ReloadFields = {};
+  for (const key of ['added', 'removed', 'restarted', 'updated'] as const) if (s[key].length > 0) fields[`vrrp_${key}`] = s[key].join(',');
+  return fields;
+}
+
 interface Pending {
-  resolve(): void;
+  resolve(summary: ApplySummary | undefined): void;
   reject(err: Error): void;
 }
 
@@ -54,6 +91,7 @@ export class VrrpSubsystem implements Subsystem {
   private child: ChildProcess | undefined;
   private childExited: Promise<void> = Promise.resolve();
   private wanted: InstanceSpec[] = [];
+  private logLevel: LogLevel = 'info';
   private snapshots: InstanceSnapshot[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -61,14 +99,12 @@ export class VrrpSubsystem implements Subsystem {
   private restartTimer: NodeJS.Timeout | undefined;
   private restartDelay = RESTART_MIN_MS;
   private unsubscribe: (() => void) | undefined;
-  private readonly onUsr2 = () => this.logStats();
-  private signalInstalled = false;
 
   constructor(private readonly context: SubsystemContext) {}
 
   async start(config: BatonConfig): Promise<void> {
     try {
-      await this.apply(config);
+      await this.apply(specsOf(config), config.logLevel);
     } catch (err) {
       // The daemon does not stop a subsystem whose start failed: leave no child (nor VIP) behind.
       await this.stop();
@@ -76,8 +112,20 @@ export class VrrpSubsystem implements Subsystem {
     }
   }
 
-  async reload(config: BatonConfig): Promise<void> {
-    await this.apply(config);
+  async prepare(config: BatonConfig): Promise<PreparedReload> {
+    // Throws for an unset auth_pass_env.
+    const specs = specsOf(config);
+    const running = new Map(this.wanted.map((s) => [s.config.name, s]));
+    for (const spec of specs) {
+      const prev = running.get(spec.config.name);
+      // An instance kept (or updated in place) keeps its open socket: nothing to check.
+      if (prev && diffInstance(prev, spec).restart.length === 0) continue;
+      await preflight(spec.config);
+    }
+    return {
+      commit: async () => summaryFields(await this.apply(specs, config.logLevel)),
+      abort: () => Promise.resolve(),
+    };
   }
 
   async stop(): Promise<void> {
@@ -93,19 +141,21 @@ export class VrrpSubsystem implements Subsystem {
     return this.snapshots;
   }
 
-  logStats(): void {
-    this.send({ t: 'log-stats' });
+  /** Asks the child for its `vrrp stats` lines; false when no child runs (no `vrrp:` instance). */
+  logStats(): boolean {
+    return this.send({ t: 'log-stats' });
   }
 
-  private async apply(config: BatonConfig): Promise<void> {
-    const specs = specsOf(config);
+  private async apply(specs: InstanceSpec[], logLevel: LogLevel): Promise<ApplySummary> {
+    const before = this.wanted.map((s) => s.config.name);
     this.wanted = specs;
+    this.logLevel = logLevel;
     if (specs.length === 0) {
       // Every instance removed: the child's stop is exactly "stop them all".
       this.uninstall();
       await this.stopChild();
       this.snapshots = [];
-      return;
+      return { added: [], removed: before, restarted: [], updated: [] };
     }
     this.stopped = false;
     if (!this.child) {
@@ -114,7 +164,8 @@ export class VrrpSubsystem implements Subsystem {
       this.spawn();
     }
     this.install();
-    await this.request({ t: 'apply', id: 0, instances: specs, servicesDown: this.servicesDown() });
+    const summary = await this.request({ t: 'apply', id: 0, instances: specs, servicesDown: this.servicesDown(), logLevel: this.logLevel });
+    return summary ?? { added: [], removed: [], restarted: [], updated: [] };
   }
 
   private servicesDown(): string[] {
@@ -123,17 +174,11 @@ export class VrrpSubsystem implements Subsystem {
 
   private install(): void {
     this.unsubscribe ??= this.context.control.subscribe(() => this.send({ t: 'services', down: this.servicesDown() }));
-    if (!this.signalInstalled) {
-      process.on('SIGUSR2', this.onUsr2);
-      this.signalInstalled = true;
-    }
   }
 
   private uninstall(): void {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    if (this.signalInstalled) process.off('SIGUSR2', this.onUsr2);
-    this.signalInstalled = false;
   }
 
   private spawn(): void {
@@ -178,7 +223,7 @@ export class VrrpSubsystem implements Subsystem {
       this.restartTimer = undefined;
       if (this.stopped || this.child || this.wanted.length === 0) return;
       this.spawn();
-      this.request({ t: 'apply', id: 0, instances: this.wanted, servicesDown: this.servicesDown() }).catch((err: unknown) =>
+      this.request({ t: 'apply', id: 0, instances: this.wanted, servicesDown: this.servicesDown(), logLevel: this.logLevel }).catch((err: unknown) =>
         this.context.logger.error('vrrp restart failed', { error: describeError(err) }),
       );
     }, delay);
@@ -197,7 +242,7 @@ export class VrrpSubsystem implements Subsystem {
         if (!p) return;
         this.pending.delete(msg.id);
         if (msg.error) p.reject(new BatonError(msg.error.code, msg.error.message));
-        else p.resolve();
+        else p.resolve(msg.summary);
         break;
       }
     }
@@ -212,9 +257,9 @@ export class VrrpSubsystem implements Subsystem {
     return true;
   }
 
-  private request(msg: Extract<ToChild, { id: number }>): Promise<void> {
+  private request(msg: Extract<ToChild, { id: number }>): Promise<ApplySummary | undefined> {
     const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<ApplySummary | undefined>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (!this.send({ ...msg, id })) {
         this.pending.delete(id);
