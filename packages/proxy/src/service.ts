@@ -9,6 +9,11 @@
  * - On a writer service with on_change=close, naming a new writer closes the
  *   old writer's sessions, so no client keeps writing to a former writer.
  * - update() never closes a session whose server is unchanged.
+ * - A held writer service (a planned writer switch) accepts new clients but
+ *   keeps their sockets paused in a FIFO, unread and unforwarded, until the
+ *   switch releases them (each then becomes a session, in arrival order, to
+ *   the writer of that moment) or aborts (they are closed). A held client
+ *   that hangs up leaves the queue.
  * - State and writer changes are decisions made elsewhere (health, the
  *   operator, the control plane), logged once there: applying one, in every
  *   worker, is a debug line here.
@@ -29,6 +34,27 @@ export interface ServiceOptions {
 }
 
 const SERVER_ERROR_EVENTS = new Set<SessionEvent>(['connect-failed', 'connect-timeout', 'server-error']);
+/** More held clients than this are closed at once rather than queued (bounded memory). */
+export const MAX_HELD_CLIENTS = 10_000;
+
+/** Bytes a held client may send before it is closed. */
+const MAX_HELD_BYTES = 64 * 1024;
+
+interface HeldClient {
+  socket: net.Socket;
+  chunks: Buffer[];
+  bytes: number;
+}
+
+/** A step of a planned writer switch, as the data plane applies it. */
+export type WriterSwitchOp =
+  | { op: 'hold' }
+  | { op: 'release' }
+  | { op: 'abort' }
+  /** Closes the sessions still open to `server` (the stragglers after the drain). */
+  | { op: 'close'; server: string }
+  /** Names the new writer without closing the old one's sessions (they drain). */
+  | { op: 'writer'; server: string };
 
 export class Service implements SessionHost {
   readonly name: string;
@@ -40,6 +66,8 @@ export class Service implements SessionHost {
   private readonly logLimit = new RateLimiter(5, 10_000);
   private accepted = 0;
   private refused = 0;
+  /** Clients accepted while held, oldest first; undefined when not held. */
+  private held: HeldClient[] | undefined;
 
   constructor(spec: ServiceSpec, options: ServiceOptions = {}) {
     this.name = spec.name;
@@ -127,7 +155,88 @@ export class Service implements SessionHost {
 
   private accept(socket: net.Socket): void {
     this.accepted++;
+    const held = this.held;
+    if (held) {
+      if (held.length >= MAX_HELD_CLIENTS) {
+        socket.destroy();
+        return;
+      }
+      this.holdSocket(held, socket);
+      return;
+    }
     new Session(this, socket);
+  }
+
+  /**
+   * Queues a client. It is read (so a hang-up is seen), but what it sends is
+   * only kept, up to MAX_HELD_BYTES, and given back to the socket on release.
+   * A client that ends or errors while held leaves the queue.
+   */
+  private holdSocket(held: HeldClient[], socket: net.Socket): void {
+    const entry: HeldClient = { socket, chunks: [], bytes: 0 };
+    held.push(entry);
+    const leave = () => {
+      const i = held.indexOf(entry);
+      if (i >= 0) held.splice(i, 1);
+      socket.destroy();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      entry.bytes += chunk.length;
+      if (entry.bytes > MAX_HELD_BYTES) return leave();
+      entry.chunks.push(chunk);
+    });
+    socket.once('end', leave);
+    socket.once('error', leave);
+    socket.once('close', leave);
+    socket.resume();
+  }
+
+  /** Clients held now. */
+  get heldClients(): number {
+    return this.held?.length ?? 0;
+  }
+
+  /** Applies one step of a planned writer switch; returns the number of clients or sessions it touched. */
+  writerSwitch(step: WriterSwitchOp): number {
+    switch (step.op) {
+      case 'hold':
+        this.held ??= [];
+        return 0;
+      case 'release':
+      case 'abort': {
+        const queue = this.held ?? [];
+        this.held = undefined;
+        let n = 0;
+        for (const { socket, chunks } of queue) {
+          if (socket.destroyed) continue;
+          for (const ev of ['data', 'end', 'error', 'close']) socket.removeAllListeners(ev);
+          n++;
+          if (step.op === 'abort') {
+            socket.destroy();
+            continue;
+          }
+          socket.pause();
+          // What the client sent while held goes first, in order.
+          for (let i = chunks.length - 1; i >= 0; i--) socket.unshift(chunks[i]!);
+          new Session(this, socket);
+        }
+        return n;
+      }
+      case 'close': {
+        const server = this.pool.get(step.server);
+        if (!server) return 0;
+        const n = server.sessions.size;
+        this.closeServerSessions(server, 'writer switch: drain time over');
+        return n;
+      }
+      case 'writer': {
+        if (this.pool.kind !== 'writer') return 0;
+        const next = this.pool.get(step.server);
+        if (!next) return 0;
+        (this.pool.balancer as unknown as WriterBalancer<PoolServer>).setWriter(next);
+        return 0;
+      }
+    }
   }
 
   // ---- SessionHost ----
@@ -253,6 +362,7 @@ export class Service implements SessionHost {
 
   /** Closes every session now (end of a shutdown grace period). */
   destroySessions(reason: string): number {
+    this.writerSwitch({ op: 'abort' });
     const n = this.sessions.size;
     for (const s of [...this.sessions]) s.close(reason);
     return n;
@@ -268,6 +378,7 @@ export class Service implements SessionHost {
       total: this.accepted,
       active: this.sessions.size,
       refused: this.refused,
+      held: this.heldClients,
       servers: this.pool.counters(),
     };
   }
