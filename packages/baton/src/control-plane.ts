@@ -108,6 +108,18 @@ export class ControlPlane {
     this.arbiter = arbiter;
   }
 
+  /**
+   * An operator's switch without an arbiter: names `to` as the current
+   * writer and lets the usual rule confirm it (with failback false an up
+   * writer is kept). Returns whether `to` is the writer now.
+   */
+  switchWriter(service: string, to: string): boolean {
+    const svc = this.services.get(service);
+    if (!svc || svc.config.balance !== 'writer') return false;
+    this.decideWriter(svc, to, 'switch');
+    return svc.writer === to;
+  }
+
   /** Re-decides the writer of one writer service, or of all; for an arbiter whose inputs changed. */
   rethink(service?: string): void {
     for (const svc of this.services.values()) {

@@ -28,6 +28,7 @@ import type { ApplyResult } from '@baton/proxy';
 import { HealthSubsystem } from './health/index.js';
 import { VrrpSubsystem } from './vrrp/index.js';
 import { ClusterSubsystem } from './cluster/subsystem.js';
+import { WriterSwitcher } from './cluster/switch.js';
 import { AdminSubsystem } from './admin/index.js';
 import { BatonMetrics } from './admin/metrics.js';
 import { LocalDataPlane, type DataPlaneHost } from './dataplane/host.js';
@@ -94,6 +95,7 @@ export class Daemon {
       healthView: (service, server) => health.healthView(service, server),
       metrics: this.metrics,
       cluster: this.cluster,
+      switcher: new WriterSwitcher({ logger: this.logger, control: this.control, dataPlane: () => this.dataPlane, cluster: this.cluster, config: () => this.config }),
     });
   }
 

@@ -29,6 +29,7 @@ import { ApiError, createAdminServer, type AdminAction } from './server.js';
 import { buildStatus } from './status.js';
 import type { PreparedReload, ReloadFields, Subsystem } from '../subsystem.js';
 import type { ClusterSubsystem } from '../cluster/subsystem.js';
+import { SwitchError, type WriterSwitcher } from '../cluster/switch.js';
 
 export interface AdminSources {
   logger: Logger;
@@ -41,6 +42,8 @@ export interface AdminSources {
   metrics: BatonMetrics;
   /** Writer agreement between nodes (absent in tests that build the admin alone). */
   cluster?: ClusterSubsystem;
+  /** Planned writer handoffs (absent in tests that build the admin alone). */
+  switcher?: WriterSwitcher;
 }
 
 function resolveToken(env: string | undefined): string | undefined {
@@ -122,6 +125,7 @@ export class AdminSubsystem implements Subsystem {
         status: (why) => this.status(why),
         metrics: () => this.sources.metrics.render(),
         setState: (service, server, action) => this.setState(service, server, action),
+        switchWriter: (req) => this.switchWriter(req),
       },
     });
     return new Promise((resolve, reject) => {
@@ -149,10 +153,22 @@ export class AdminSubsystem implements Subsystem {
       uptimeS: (performance.now() - this.startedAt) / 1000,
       tokenRequired: this.token !== undefined,
       ...(why ? { why: { health: (svc: string, srv: string) => this.sources.healthView?.(svc, srv), nowMono: performance.now(), nowEpoch: Date.now() } } : {}),
+      switches: (service: string) => this.sources.switcher?.view(service),
       cluster: this.sources.cluster?.enabled
         ? { listen: config.cluster ? key(config.cluster.listen) : null, writers: this.sources.cluster.writerViews(), peers: this.sources.cluster.peerViews() }
         : undefined,
     });
+  }
+
+  private switchWriter(req: { service: string; to?: string; drainMs: number; holdMs: number; by?: string }) {
+    const switcher = this.sources.switcher;
+    if (!switcher) throw new ApiError(404, 'not-found', 'writer switches are not available here');
+    try {
+      return switcher.start(req);
+    } catch (err) {
+      if (err instanceof SwitchError) throw new ApiError(err.status, err.code, err.message);
+      throw err;
+    }
   }
 
   private setState(service: string, server: string, action: AdminAction) {

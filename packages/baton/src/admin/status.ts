@@ -9,6 +9,7 @@ import type { BatonConfig } from '../config/types.js';
 import type { ControlPlane } from '../control-plane.js';
 import type { InstanceSnapshot } from '../vrrp/instance.js';
 import type { PeerView, WriterView } from '../cluster/subsystem.js';
+import type { SwitchView } from '../cluster/switch.js';
 
 export const VERSION = '0.1.0';
 
@@ -28,6 +29,8 @@ export interface StatusInputs {
     nowMono: number;
     nowEpoch: number;
   };
+  /** The running or last planned writer switch of a service. */
+  switches?: (service: string) => SwitchView | undefined;
   /** The writer agreement, when `cluster:` or `state_file:` is set. */
   cluster?: { listen: string | null; writers: readonly WriterView[]; peers: readonly PeerView[] };
 }
@@ -107,6 +110,16 @@ export function buildStatus(input: StatusInputs) {
         listen: formatHostPort(svc.listen),
         balance: svc.balance,
         writer: svc.balance === 'writer' ? control.writer(svc.name) : null,
+        switch: (() => {
+          const w = svc.balance === 'writer' ? input.switches?.(svc.name) : undefined;
+          if (!w) return null;
+          const now = input.why?.nowEpoch ?? Date.now();
+          return {
+            from: w.from, to: w.to, phase: w.phase, drain_ms: w.drainMs, hold_ms: w.holdMs,
+            running: w.finishedAt === null, elapsed_s: round(((w.finishedAt ?? now) - w.startedAt) / 1000, 1),
+            held: w.held, closed: w.closed, error: w.error,
+          };
+        })(),
         decision: (() => {
           const v = views.get(svc.name);
           return v ? { epoch: v.epoch, decided_by: v.decidedBy, reason: v.reason, role: v.role, why: v.why } : null;

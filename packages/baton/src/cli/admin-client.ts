@@ -71,6 +71,19 @@ export interface StatusServer {
   };
 }
 
+export interface StatusSwitch {
+  from: string | null;
+  to: string;
+  phase: 'holding' | 'draining' | 'done' | 'aborted';
+  drain_ms: number;
+  hold_ms: number;
+  running: boolean;
+  elapsed_s: number;
+  held: number;
+  closed: number;
+  error: string | null;
+}
+
 /** A writer service's decision, when the daemon keeps them (`cluster:` or `state_file:`). */
 export interface StatusDecision {
   epoch: number | null;
@@ -86,6 +99,8 @@ export interface StatusService {
   balance: string;
   writer: string | null;
   decision?: StatusDecision | null;
+  /** A planned writer switch running now or finished lately. */
+  switch?: StatusSwitch | null;
   active: number;
   total: number;
   servers: StatusServer[];
@@ -210,6 +225,18 @@ export class AdminClient {
       return fail('bad-answer', `the answer from ${shown(this.base)}/${path} is not a server state (is --admin the admin API's address?)`);
     }
     return { ok: true, value: { service: body.service ?? service, server: body.server ?? server, admin: body.admin, state: body.state } };
+  }
+
+  /** `POST /api/services/SERVICE/writer`: starts a planned writer switch; the answer is the switch as started. */
+  async switchWriter(service: string, options: { to?: string; drainMs: number; holdMs: number }): Promise<AdminResult<{ from: string | null; to: string }>> {
+    const path = `api/services/${encodeURIComponent(service)}/writer`;
+    const r = await this.request('POST', path, { ...(options.to !== undefined ? { to: options.to } : {}), drain_ms: options.drainMs, hold_ms: options.holdMs });
+    if (!r.ok) return r;
+    const body = r.value as { from?: unknown; to?: unknown } | null;
+    if (!body || typeof body !== 'object' || typeof body.to !== 'string') {
+      return fail('bad-answer', `the answer from ${shown(this.base)}/${path} is not a writer switch (is --admin the admin API's address?)`);
+    }
+    return { ok: true, value: { from: typeof body.from === 'string' ? body.from : null, to: body.to } };
   }
 
   private async request(method: 'GET' | 'POST', path: string, json?: unknown): Promise<AdminResult<unknown>> {
