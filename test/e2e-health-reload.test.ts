@@ -71,8 +71,8 @@ services:
 `;
   const baton = await startBaton(yaml(a.port));
   cleanup.push(() => baton.stop());
-  await baton.waitForLog(/server state .*server=s1 from=down to=up/, 5000);
-  await baton.waitForLog(/server state .*server=s2 from=down to=up/, 5000);
+  await baton.waitForLog(/server up .*service=w server=s1/, 5000);
+  await baton.waitForLog(/server up .*service=w server=s2/, 5000);
   assert.equal(await fetchName(listen!), 'a', 's1 is the writer');
 
   const mark = baton.logs.length;
@@ -85,6 +85,6 @@ services:
   assert.ok(since.some((l) => /server state .*server=s1 from=up to=down reason="?address changed/.test(l)), since.join('\n'));
   assert.ok(since.some((l) => /writer changed .*from=s1 to=s2/.test(l)), since.join('\n'));
   // Once s1 is up at its new address, failback: false keeps s2.
-  await baton.waitForLog(/server state .*server=s1 from=down to=up/, 5000, mark);
+  await baton.waitForLog(/server up .*service=w server=s1/, 5000, mark);
   assert.deepEqual(tally(await times(5, 1, () => nameOrError(listen!))), { b: 5 });
 });

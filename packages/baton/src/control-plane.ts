@@ -190,15 +190,15 @@ export class ControlPlane {
         const reason = resets.get(s);
         const effective = effectiveState(s);
         const changed = effective !== s.effective;
+        // A reset is decided here, not by a check: this is its one line.
+        if (changed && reason) this.logger.info('server state', { service: svc.config.name, server: name, from: s.effective, to: effective, reason });
         s.effective = effective;
         this.link.setServerState(svc.config.name, name, effective, reason ?? 'config');
         if (changed) this.emit({ service: svc.config.name, server: name, state: effective, reason: reason ?? 'config' });
       }
       if (svc.config.balance === 'writer') {
         // The data plane may hold a writer from before; re-decide and re-send.
-        const writer = svc.writer;
-        svc.writer = null;
-        this.decideWriter(svc, writer, 'config');
+        this.decideWriter(svc, svc.writer, 'config', true);
       }
     }
   }
@@ -263,7 +263,8 @@ export class ControlPlane {
     return missing;
   }
 
-  private decideWriter(svc: ServiceControl, current: string | null, reason: string): void {
+  /** `resend`: tell the data plane even when the writer is unchanged (a reload may have re-created its service). */
+  private decideWriter(svc: ServiceControl, current: string | null, reason: string, resend = false): void {
     if (svc.awaitingVerdicts) {
       if (this.awaitingVerdicts(svc.config.name)!.length > 0) return;
       svc.awaitingVerdicts = false;
@@ -281,9 +282,8 @@ export class ControlPlane {
     } else {
       writer = chooseWriter(writerCfg, candidates, current);
     }
-    if (writer === svc.writer) return;
+    if (writer === svc.writer && !resend) return;
     svc.writer = writer;
-    // A reload re-sends an unchanged writer (svc.writer was cleared); only a different one is news.
     if (writer !== current) this.logger.info('writer changed', { service: svc.config.name, from: current ?? 'none', to: writer ?? 'none', reason });
     this.link.setWriter(svc.config.name, writer, reason);
     this.emit({ service: svc.config.name, writer, reason });

@@ -178,6 +178,26 @@ test('a reload that changes a server address starts it from health.initial; the 
   assert.deepEqual(control.status('w', 'a'), { health: 'up', healthReason: 'address changed', admin: 'ready', state: 'up' });
 });
 
+test('a reload that leaves a writer service with no writer tells the data plane so, and a re-decided writer is re-sent', () => {
+  const { control, take } = harness();
+  const cfg = (port: number) => {
+    const svc = service('w', 'writer', [['a']], {}, 'down');
+    svc.servers[0]!.address = { host: '127.0.0.1', port };
+    return config(svc);
+  };
+  control.setConfig(cfg(2));
+  control.setHealth('w', 'a', true, 'check passed');
+  assert.equal(control.writer('w'), 'a');
+  take();
+  // The only server moves: it starts down, so there is no writer, and the data plane must stop sending to the old one.
+  control.setConfig(cfg(3));
+  assert.equal(control.writer('w'), null);
+  assert.deepEqual(take(), ['state w/a down', 'writer w none']);
+  // An unchanged reload re-sends the unchanged answer: the data plane may have re-created the service.
+  control.setConfig(cfg(3));
+  assert.deepEqual(take(), ['state w/a down', 'writer w none']);
+});
+
 /** A galera-index writer service; its servers start down, and verdicts arrive as setHealth calls. */
 function galeraPlane(failback: boolean, names: string[]) {
   const h = harness();

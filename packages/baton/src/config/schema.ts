@@ -1,5 +1,5 @@
 /**
- * The zod schema of baton.yaml: the snake_case file format of DESIGN.md on
+ * The zod schema of baton.yaml: the snake_case file format (docs/config.md) on
  * the input side, the normalized `BatonConfig` of types.ts on the output side
  * (camelCase, durations in ms, addresses split, defaults filled in).
  *
