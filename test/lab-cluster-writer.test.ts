@@ -15,135 +15,24 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { requireCapability } from '@baton/core';
-import { labCapability, withLab, type Lab } from './lab/lab.js';
-import { batonCli, epochNow, Proc, repoRoot } from './lab/baton-node.js';
+import { labCapability, withLab } from './lab/lab.js';
+import { batonCli, epochNow, repoRoot } from './lab/baton-node.js';
 import { LabMariaDb } from './lab/mariadb-node.js';
+import {
+  ADMIN_PORT, CLUSTER_PORT, DB_SETUP, DB_USERS, clusterYaml, disagreements, metricsOf, samplesOf, startClusterNode, startSampler, startWriter, started, waitFor,
+  writeServiceOf,
+} from './lab/cluster-node.js';
 import { mariadbCapability } from './helpers/mariadb.js';
 import { sample } from './helpers/metrics.js';
 
 const labCap = labCapability();
 const dbCap = mariadbCapability();
-const SECRET = 'lab cluster secret';
-const HCHECK_PW = 'hcheck-pw';
-const APP_PW = 'app-pw';
-const ADMIN_PORT = 9900;
-const CLUSTER_PORT = 9901;
 const WINDOW_MS = 1000;
-const mysql2Path = createRequire(import.meta.url).resolve('mysql2');
 const codecPath = join(repoRoot, 'packages/baton/dist/src/cluster/codec.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const USERS = [
-  { user: 'hcheck', password: HCHECK_PW, grants: 'USAGE' },
-  { user: 'app', password: APP_PW, grants: 'ALL' },
-];
-const SETUP = 'CREATE DATABASE IF NOT EXISTS bt;\nCREATE TABLE IF NOT EXISTS bt.w (id INT AUTO_INCREMENT PRIMARY KEY, at DOUBLE NOT NULL, seq INT NOT NULL);';
-
-function yaml(lab: Lab, node: string, peer: string, priority: number, vip: string, dbs: LabMariaDb[]): string {
-  const addr = lab.node(node).addr;
-  return `node: ${node}
-admin: { listen: ${addr}:${ADMIN_PORT} }
-workers: 1
-shutdown_timeout: 1s
-state_file: ${join(lab.dir, `${node}-state.json`)}
-cluster:
-  listen: ${addr}:${CLUSTER_PORT}
-  peers: [${lab.node(peer).addr}:${CLUSTER_PORT}]
-  secret_env: BATON_CLUSTER_SECRET
-  startup_wait: 2s
-vrrp:
-  - name: VI_1
-    interface: eth0
-    router_id: 61
-    priority: ${priority}
-    advert_interval: 100ms
-    preempt: false
-    virtual_ips: [${vip}/24]
-    track: { services: [write] }
-services:
-  - name: write
-    listen: 0.0.0.0:3306
-    balance: writer
-    writer: { pick: first, failback: false, on_change: close }
-    connect_timeout: 1s
-    retries: 0
-    health: { check: mysql, interval: 250ms, timeout: 200ms, rise: 2, fall: 2, user: hcheck, password_env: HCHECK_PASSWORD }
-    servers:
-${dbs.map((d) => `      - { name: ${d.node}, address: ${d.address} }`).join('\n')}
-`;
-}
-
-function startNode(lab: Lab, node: string, text: string): Proc {
-  const path = join(lab.dir, `${node}.yaml`);
-  writeFileSync(path, text);
-  return new Proc(
-    lab.spawn(node, ['sh', '-c', 'exec "$0" "$1" start -c "$2"', process.execPath, batonCli, path], {
-      env: { ...process.env, BATON_CLUSTER_SECRET: SECRET, HCHECK_PASSWORD: HCHECK_PW },
-    }),
-  );
-}
-
-async function started(p: Proc): Promise<number> {
-  const line = await p.waitLine(/baton started|cannot start/, 20_000);
-  if (/cannot start/.test(line.text)) throw new Error(`baton did not start:\n${p.text()}`);
-  return line.at;
-}
-
-/** Prints {at, lb1, lb2} every 50 ms: each node's writer, or "-" when it does not answer. */
-function startSampler(lab: Lab, addrs: Record<string, string>): Proc {
-  const script = `
-const now=()=>performance.timeOrigin+performance.now();const addrs=${JSON.stringify(addrs)};
-let stop=false;process.stdin.on('end',()=>{stop=true});process.stdin.resume();
-async function one(a){try{const r=await fetch('http://'+a+':${ADMIN_PORT}/api/status',{signal:AbortSignal.timeout(300)});const j=await r.json();
-const s=j.services.find(x=>x.name==='write');return s.writer===null?'none':s.writer}catch{return '-'}}
-(async()=>{while(!stop){const at=now();const names=Object.keys(addrs);const got=await Promise.all(names.map(n=>one(addrs[n])));
-const o={at};names.forEach((n,i)=>o[n]=got[i]);console.log(JSON.stringify(o));const wait=50-(now()-at);if(wait>0)await new Promise(r=>setTimeout(r,wait))}process.exit(0)})();`;
-  return new Proc(lab.spawn('cli', [process.execPath, '-e', script]));
-}
-
-/** Inserts a row through the VIP every 20 ms, reconnecting after errors; prints a summary at the end. */
-function startWriter(lab: Lab, vip: string): Proc {
-  const script = `
-const mysql=require(${JSON.stringify(mysql2Path)}).createConnection?require(${JSON.stringify(mysql2Path.replace(/index\.js$/, 'promise.js'))}):null;
-const now=()=>performance.timeOrigin+performance.now();
-let stop=false;process.stdin.on('end',()=>{stop=true});process.stdin.resume();
-let conn=null,seq=0,ok=0,errors=0;
-(async()=>{while(!stop){try{if(!conn){conn=await mysql.createConnection({host:${JSON.stringify(vip)},port:3306,user:'app',password:${JSON.stringify(APP_PW)},connectTimeout:1000});conn.on('error',()=>{conn=null})}
-await conn.query('INSERT INTO bt.w(at,seq) VALUES(?,?)',[now(),++seq]);ok++}catch(e){errors++;try{conn&&conn.destroy()}catch{};conn=null}
-await new Promise(r=>setTimeout(r,20))}console.log(JSON.stringify({ok,errors}));process.exit(0)})();`;
-  return new Proc(lab.spawn('cli', [process.execPath, '-e', script]));
-}
-
-async function statusOf(lab: Lab, node: string): Promise<{ services: Array<{ name: string; writer: string | null; decision: { epoch: number; decided_by: string } | null; servers: Array<{ name: string; health: string }> }>; vrrp: Array<{ state: string }> } | undefined> {
-  const script = `fetch('http://${lab.node(node).addr}:${ADMIN_PORT}/api/status',{signal:AbortSignal.timeout(1000)}).then(r=>r.text()).then(t=>console.log(t),()=>console.log('null'))`;
-  const r = await lab.exec('cli', [process.execPath, '-e', script], { check: false, timeoutMs: 5000 });
-  try {
-    return JSON.parse(r.stdout) ?? undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function metricsOf(lab: Lab, node: string): Promise<string> {
-  const script = `fetch('http://${lab.node(node).addr}:${ADMIN_PORT}/metrics').then(r=>r.text()).then(t=>console.log(t),e=>console.log(String(e)))`;
-  return (await lab.exec('cli', [process.execPath, '-e', script], { check: false, timeoutMs: 5000 })).stdout;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v) return v;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-const writerOf = async (lab: Lab, node: string) => (await statusOf(lab, node))?.services.find((s) => s.name === 'write');
+const writerOf = writeServiceOf;
 
 test('two Baton nodes name one writer through db1 failing and returning, a backup restart and a VIP failover', { timeout: 240_000 }, async (t) => {
   if (!requireCapability(t, labCap.ok, labCap.reason)) return;
@@ -151,21 +40,22 @@ test('two Baton nodes name one writer through db1 failing and returning, a backu
   await withLab(['lb1', 'lb2', 'db1', 'db2', 'cli'], async (lab) => {
     const vip = lab.ip(100);
     // One after the other: two bootstraps at once on 2 busy cores have failed now and then.
-    const db1 = await LabMariaDb.create(lab, 'db1', USERS, SETUP);
-    const db2 = await LabMariaDb.create(lab, 'db2', USERS, SETUP);
-    const yaml1 = yaml(lab, 'lb1', 'lb2', 102, vip, [db1, db2]);
-    const yaml2 = yaml(lab, 'lb2', 'lb1', 101, vip, [db1, db2]);
+    const db1 = await LabMariaDb.create(lab, 'db1', DB_USERS, DB_SETUP);
+    const db2 = await LabMariaDb.create(lab, 'db2', DB_USERS, DB_SETUP);
+    const servers = [db1, db2].map((d) => ({ name: d.node, address: d.address }));
+    const yaml1 = clusterYaml(lab, { node: 'lb1', peers: ['lb2'], priority: 102, vip, servers, pick: 'first', check: 'mysql' });
+    const yaml2 = clusterYaml(lab, { node: 'lb2', peers: ['lb1'], priority: 101, vip, servers, pick: 'first', check: 'mysql' });
     const changes: Array<{ at: number; what: string }> = [];
-    let lb1 = startNode(lab, 'lb1', yaml1);
+    let lb1 = startClusterNode(lab, 'lb1', yaml1);
     changes.push({ at: await started(lb1), what: 'lb1 started' });
-    let lb2 = startNode(lab, 'lb2', yaml2);
+    let lb2 = startClusterNode(lab, 'lb2', yaml2);
     changes.push({ at: await started(lb2), what: 'lb2 started' });
     const logs = () => `--- lb1\n${lb1.text().slice(-6000)}\n--- lb2\n${lb2.text().slice(-6000)}`;
     try {
       await lb1.waitLine(/VI_1 entering MASTER state/, 10_000);
       await waitFor('both nodes name db1', async () => (await writerOf(lab, 'lb1'))?.writer === 'db1' && (await writerOf(lab, 'lb2'))?.writer === 'db1', 10_000);
-      const sampler = startSampler(lab, { lb1: lab.node('lb1').addr, lb2: lab.node('lb2').addr });
-      const writer = startWriter(lab, vip);
+      const sampler = startSampler(lab, ['lb1', 'lb2']);
+      const writer = startWriter(lab, vip, "'x'");
       await sleep(1000);
 
       // db1 fails.
@@ -186,7 +76,7 @@ test('two Baton nodes name one writer through db1 failing and returning, a backu
       changes.push({ at: epochNow(), what: 'lb2 stopping' });
       lb2.signal('SIGTERM');
       await lb2.waitExit(10_000);
-      lb2 = startNode(lab, 'lb2', yaml2);
+      lb2 = startClusterNode(lab, 'lb2', yaml2);
       changes.push({ at: await started(lb2), what: 'lb2 restarted' });
       await waitFor('lb2 names a writer', async () => (await writerOf(lab, 'lb2'))?.writer, 10_000);
       await sleep(2500);
@@ -241,10 +131,8 @@ const s=require('dgram').createSocket('udp4');s.send(b,${CLUSTER_PORT},${JSON.st
       await Promise.all([sampler.waitExit(5000), writer.waitExit(10_000)]);
 
       // Every sample in which both nodes answered, outside the windows, agrees.
-      const samples = sampler.lines.filter((l) => l.text.startsWith('{')).map((l) => JSON.parse(l.text) as { at: number; lb1: string; lb2: string });
-      const inWindow = (at: number) => changes.some((c) => at >= c.at && at < c.at + WINDOW_MS);
-      const both = samples.filter((s) => s.lb1 !== '-' && s.lb2 !== '-' && !inWindow(s.at));
-      const disagree = both.filter((s) => s.lb1 !== s.lb2);
+      const samples = samplesOf(sampler);
+      const { judged: both, disagree } = disagreements(samples, ['lb1', 'lb2'], changes, WINDOW_MS);
       t.diagnostic(`${samples.length} samples, ${both.length} with both nodes answering outside the windows, ${disagree.length} disagreeing`);
       assert.ok(both.length > 60, `too few samples to judge: ${both.length}`);
       assert.deepEqual(disagree.slice(0, 5), [], `the nodes disagree in ${disagree.length} samples; changes: ${JSON.stringify(changes)}`);
