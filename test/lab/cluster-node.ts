@@ -38,6 +38,10 @@ export interface ClusterNodeOptions {
   pick: 'first' | 'galera-index';
   check: 'mysql' | 'galera';
   intervalMs?: number;
+  /** Galera: a donor stays up (health.donor_ok). */
+  donorOk?: boolean;
+  /** health.require_writable: a read_only server is down. */
+  requireWritable?: boolean;
 }
 
 export function clusterYaml(lab: Lab, o: ClusterNodeOptions): string {
@@ -69,7 +73,7 @@ services:
     writer: { pick: ${o.pick}, failback: false, on_change: close }
     connect_timeout: 1s
     retries: 0
-    health: { check: ${o.check}, interval: ${interval}ms, timeout: ${Math.round(interval * 0.8)}ms, rise: 2, fall: 2, user: hcheck, password_env: HCHECK_PASSWORD }
+    health: { check: ${o.check}, interval: ${interval}ms, timeout: ${Math.round(interval * 0.8)}ms, rise: 2, fall: 2, user: hcheck, password_env: HCHECK_PASSWORD${o.donorOk ? ', donor_ok: true' : ''}${o.requireWritable ? ', require_writable: true' : ''} }
     servers:
 ${o.servers.map((s) => `      - { name: ${s.name}, address: ${s.address} }`).join('\n')}
 `;
