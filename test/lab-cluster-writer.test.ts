@@ -99,6 +99,13 @@ test('two Baton nodes name one writer through db1 failing and returning, a backu
       assert.match(why1, /this node decides/);
       assert.match(why2, /server write\/db1: up since [0-9.]+s; last check ok L7 [0-9.]+ms; counter 3 \(up at >= 2, rise 2, fall 2\)/);
 
+      // A writer switch asked of the backup is refused: its clients are not the ones to hold.
+      const refuse = `fetch('http://${lab.node('lb2').addr}:${ADMIN_PORT}/api/services/write/writer',{method:'POST',headers:{'content-type':'application/json'},body:'{}'})` +
+        `.then(async r=>console.log(r.status+' '+await r.text()),e=>console.log(String(e)))`;
+      const refused = (await lab.exec('cli', [process.execPath, '-e', refuse], { timeoutMs: 5000 })).stdout;
+      assert.match(refused, /^409 .*not-deciding.*not the VRRP master of VI_1/, refused);
+      assert.equal((await writerOf(lab, 'lb2'))?.writer, 'db2');
+
       // The VIP fails over to lb2.
       changes.push({ at: epochNow(), what: 'lb1 stopping' });
       lb1.signal('SIGTERM');

@@ -236,6 +236,20 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
     return decision;
   }
 
+  /**
+   * Why this node may not run a switch of `service` (it is not the node
+   * that decides its writer, so its clients are not the ones to hold), or
+   * undefined when it may.
+   */
+  switchRefusal(service: string): string | undefined {
+    const config = this.config;
+    if (!config?.cluster) return undefined;
+    const inst = this.instanceFor(config, service);
+    if (!inst || this.roleOf(config, service).role === 'decide') return undefined;
+    const master = this.sources.vrrp().find((s) => s.name === inst.name)?.master;
+    return `this node is not the VRRP master of ${inst.name}, which decides the writer of ${service}: run the switch on the master${master ? ` (${master})` : ''}`;
+  }
+
   get enabled(): boolean {
     return this.active;
   }

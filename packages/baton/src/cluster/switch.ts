@@ -111,6 +111,8 @@ export class WriterSwitcher {
     if (svc.writer.failback) {
       throw new SwitchError(409, 'failback', `service ${svc.name} has writer.failback: true, which would move the writer back at once; switch needs failback: false`);
     }
+    const refusal = this.deps.cluster.switchRefusal(svc.name);
+    if (refusal) throw new SwitchError(409, 'not-deciding', refusal);
     const running = this.views.get(svc.name);
     if (running && running.finishedAt === null) throw new SwitchError(409, 'switch-running', `a switch of ${svc.name} to ${running.to} is already running`);
     if (!Number.isInteger(req.drainMs) || req.drainMs < 0 || req.drainMs > MAX_DRAIN_MS) throw new SwitchError(400, 'bad-drain', `drain must be 0 to ${MAX_DRAIN_MS / 1000}s`);
