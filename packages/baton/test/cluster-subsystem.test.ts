@@ -148,3 +148,40 @@ test('a starting node adopts its peer\'s writer, ignores a forged message, and k
   nodes.push(b2);
   assert.equal(b2.control.writer('write'), 'db2');
 });
+
+test('a reload moves cluster.listen (bound in prepare, swapped in commit); an unset secret rejects the reload and changes nothing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-cluster-'));
+  const [pa, pb, pa2] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
+  const a = await startNode(config('lb1', pa, pb, 102, join(dir, 'a.json'), 0), 'master');
+  t.after(async () => {
+    await a.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const forge = async (port: number) => {
+    const s = dgram.createSocket('udp4');
+    const data = encodeMessage('wrong', { node: 'x', sentAt: Date.now(), nonce: newNonce(), kind: 'state', decisions: [] });
+    await new Promise<void>((r) => s.send(data, port, '127.0.0.1', () => r()));
+    s.close();
+  };
+
+  const bad = { ...config('lb1', pa2, pb, 102, join(dir, 'a.json'), 0), cluster: { ...config('lb1', pa2, pb, 102, '', 0).cluster!, secretEnv: 'BATON_TEST_UNSET_SECRET' } };
+  await assert.rejects(a.cluster.prepare(bad), /BATON_TEST_UNSET_SECRET is not set/);
+  await forge(pa);
+  await until('the old socket still answers', () => a.cluster.counters.dropped['bad-mac'] === 1);
+
+  const next = config('lb1', pa2, pb, 102, join(dir, 'a.json'), 0);
+  const prepared = await a.cluster.prepare(next);
+  await forge(pa);
+  await until('the old socket still answers before the commit', () => a.cluster.counters.dropped['bad-mac'] === 2);
+  a.cluster.configure(next);
+  await prepared.commit();
+  await forge(pa2);
+  await until('the new socket answers after the commit', () => a.cluster.counters.dropped['bad-mac'] === 3);
+  // The old port is free again.
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(pa, '127.0.0.1', () => resolve());
+  });
+  s.close();
+});

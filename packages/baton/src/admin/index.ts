@@ -164,7 +164,8 @@ export class AdminSubsystem implements Subsystem {
     const switcher = this.sources.switcher;
     if (!switcher) throw new ApiError(404, 'not-found', 'writer switches are not available here');
     try {
-      return switcher.start(req);
+      const v = switcher.start(req);
+      return { service: v.service, from: v.from, to: v.to, phase: v.phase, drain_ms: v.drainMs, hold_ms: v.holdMs };
     } catch (err) {
       if (err instanceof SwitchError) throw new ApiError(err.status, err.code, err.message);
       throw err;

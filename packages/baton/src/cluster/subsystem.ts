@@ -172,6 +172,8 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
           this.syncPeers(config);
           if (socket) this.install(socket, config);
           this.startTimers();
+          // A new channel (cluster: added, or a new listen address): ask the peers at once.
+          if (socket) this.broadcast('query');
         } else {
           this.closeSocket();
           this.stopTimers();
