@@ -327,6 +327,18 @@ const clusterSchema = z
 
 const stateFile = z.string().startsWith('/', { error: 'must be an absolute path, e.g. /var/lib/baton/state.json' });
 
+/**
+ * The VRRP child process's scheduling (keepalived's vrrp_rt_priority and
+ * vrrp_no_swap): SCHED_RR at this priority (0 = normal scheduling) and,
+ * when asked, memory locked against swap. Applied when root; otherwise one warning.
+ */
+const vrrpSchedulingSchema = z
+  .strictObject({
+    realtime_priority: intIn(0, 99).default(10),
+    lock_memory: z.boolean().default(false),
+  })
+  .transform((s) => ({ realtimePriority: s.realtime_priority, lockMemory: s.lock_memory }));
+
 /** The whole file. Parse with `{ error: configErrorMap }` for YAML-flavoured messages. */
 export const configSchema = z
   .strictObject({
@@ -340,6 +352,7 @@ export const configSchema = z
     shutdown_timeout: duration('zero').prefault('10s'),
     log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     vrrp: z.array(vrrpSchema).default(() => []),
+    vrrp_scheduling: vrrpSchedulingSchema.prefault({}),
     services: z.array(serviceSchema).default(() => []),
     cluster: clusterSchema.optional(),
     state_file: stateFile.optional(),
@@ -352,6 +365,7 @@ export const configSchema = z
       shutdownTimeoutMs: c.shutdown_timeout,
       logLevel: c.log_level,
       vrrp: c.vrrp,
+      vrrpScheduling: c.vrrp_scheduling,
       services: c.services,
       ...(c.cluster ? { cluster: c.cluster } : {}),
       ...(c.state_file !== undefined ? { stateFile: c.state_file } : c.cluster ? { stateFile: DEFAULT_STATE_FILE } : {}),

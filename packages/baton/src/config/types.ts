@@ -140,6 +140,8 @@ export interface BatonConfig {
   shutdownTimeoutMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   vrrp: VrrpInstanceConfig[];
+  /** The VRRP child's scheduling; absent = the defaults (SCHED_RR 10, memory not locked). */
+  vrrpScheduling?: VrrpScheduling;
   services: ServiceConfig[];
   cluster?: ClusterConfig;
   /**
@@ -147,4 +149,10 @@ export interface BatonConfig {
    * DEFAULT_STATE_FILE when `cluster:` is set; none otherwise.
    */
   stateFile?: string;
+}
+
+/** `vrrp_scheduling:`: SCHED_RR priority of the VRRP child (0 = normal) and mlockall. */
+export interface VrrpScheduling {
+  realtimePriority: number;
+  lockMemory: boolean;
 }
