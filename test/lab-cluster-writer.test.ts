@@ -78,6 +78,10 @@ test('two Baton nodes name one writer through db1 failing and returning, a backu
       await lb2.waitExit(10_000);
       lb2 = startClusterNode(lab, 'lb2', yaml2);
       changes.push({ at: await started(lb2), what: 'lb2 restarted' });
+      // It asked lb1 before it opened the write port.
+      const asked = lb2.lines.findIndex((l) => /writers from peers/.test(l.text));
+      const opened = lb2.lines.findIndex((l) => /listening service=write/.test(l.text));
+      assert.ok(asked >= 0 && opened > asked, `the peers' writers come before the write port:\n${lb2.text()}`);
       await waitFor('lb2 names a writer', async () => (await writerOf(lab, 'lb2'))?.writer, 10_000);
       await sleep(2500);
 

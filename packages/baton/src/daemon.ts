@@ -83,7 +83,7 @@ export class Daemon {
       cluster: () => (this.cluster.enabled ? this.cluster.counters : undefined),
     });
     const health = new HealthSubsystem(context, { onCheck: (service, server, result) => this.metrics.observeCheck(service, server, result.ms) });
-    // The cluster first: peers' writer decisions are in before any server is up.
+    // The cluster first (started before the data plane listens, see start()); stopped last of these.
     // VRRP after health: tracked services already have their first states; stopped first, so priority 0 goes out before the drain.
     this.subsystems = [this.cluster, health, vrrp];
     this.admin = new AdminSubsystem({
@@ -138,11 +138,15 @@ export class Daemon {
     this.applyLogLevel(config.logLevel);
     const workers = resolveWorkers(config.workers);
     this.host = workers > 1 ? new WorkerPool({ workers, logger: this.logger, logLevel: config.logLevel }) : new LocalDataPlane(this.logger);
+    // The peers' writer decisions (or the state file's) are in before the write ports open.
+    this.cluster.configure(config);
+    await this.cluster.start(config);
+    this.started.push(this.cluster);
     await this.host.apply(config.services.map(toServiceSpec));
     this.config = config;
-    this.cluster.configure(config);
     this.control.setConfig(config);
     for (const sub of this.subsystems) {
+      if (sub === this.cluster) continue;
       await sub.start(config);
       this.started.push(sub);
     }
