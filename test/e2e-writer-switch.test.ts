@@ -108,3 +108,40 @@ ${backends.map((b) => `      - { name: ${b.name}, address: 127.0.0.1:${b.port} }
   assert.ok(Date.now() - t0 >= 700, `closed after the drain time, not before (${Date.now() - t0} ms)`);
   fresh.socket.destroy();
 });
+
+test('writer switch needs the admin token and is refused from a foreign web page, like every change', { timeout: 30_000 }, async (t) => {
+  const backends = [await nameBackend('a'), await nameBackend('b')];
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const baton = await startBaton(
+    `node: sw-auth
+workers: 1
+admin: { listen: 127.0.0.1:${adminPort}, token_env: SW_TOKEN }
+services:
+  - name: write
+    listen: 127.0.0.1:${port}
+    balance: writer
+    servers:
+${backends.map((b) => `      - { name: ${b.name}, address: 127.0.0.1:${b.port} }`).join('\n')}
+`,
+    { env: { SW_TOKEN: 'sw-secret' } },
+  );
+  t.after(async () => {
+    await baton.stop();
+    for (const b of backends) await b.close();
+  });
+  const base = baton.adminUrl;
+  assert.equal((await api(base, '/api/services/write/writer', { body: { to: 'b' } })).status, 401);
+  assert.equal((await api(base, '/api/services/write/writer', { body: { to: 'b' }, token: 'wrong' })).status, 401);
+  const foreign = await fetch(`${base}/api/services/write/writer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sw-secret', origin: 'http://evil.example' },
+    body: '{"to":"b"}',
+  });
+  assert.equal(foreign.status, 403);
+  const plain = await fetch(`${base}/api/services/write/writer`, { method: 'POST', headers: { 'content-type': 'text/plain', authorization: 'Bearer sw-secret' }, body: '{"to":"b"}' });
+  assert.equal(plain.status, 415);
+  assert.equal(baton.logs.filter((l) => l.includes('writer switch started')).length, 0, 'nothing started');
+  const ok = await api(base, '/api/services/write/writer', { body: { to: 'b', hold_ms: 0, drain_ms: 0 }, token: 'sw-secret' });
+  assert.equal(ok.status, 202, ok.text);
+  await baton.waitForLog(/writer switch done/, 5000);
+});
