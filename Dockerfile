@@ -33,8 +33,8 @@
 # ---------------------------------------------------------------- build
 FROM node:20-bookworm AS build
 
-# node-gyp builds the native addons of packages/vrrp and packages/baton (and
-# raw-socket) during `npm ci`. The full bookworm image already has these;
+# node-gyp builds the native addons of packages/vrrp, packages/baton and
+# packages/proxy (the relay engine) (and raw-socket) during `npm ci`. The full bookworm image already has these;
 # they are named so the need is explicit.
 # hadolint ignore=DL3008
 RUN apt-get update \

@@ -11,6 +11,9 @@ import { startBaton, rssBytes, type BatonProcess } from './helpers/baton.js';
 import { sleep } from './helpers/backends.js';
 import { freePorts } from './helpers/ports.js';
 
+/** The relay under test: native unless BATON_TEST_ENGINE=js (see the *-js test files). */
+const testEngine = process.env.BATON_TEST_ENGINE === 'js' ? 'js' : 'native';
+
 const GiB = 1024 * 1024 * 1024;
 const CHUNK = 1024 * 1024;
 
@@ -48,6 +51,7 @@ before(async () => {
   baton = await startBaton(`
 admin: { listen: 127.0.0.1:${admin} }
 workers: 1
+engine: ${testEngine}
 shutdown_timeout: 1s
 services:
   - name: relay

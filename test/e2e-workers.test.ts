@@ -14,6 +14,9 @@ import { fetchName, nameBackend, openSession, sleep, tally, times, ping, type Ba
 import { childPids, connectionsByPid, setServerState, api } from './helpers/admin.js';
 import { freePort } from './helpers/ports.js';
 
+/** The relay under test: native unless BATON_TEST_ENGINE=js (see the *-js test files). */
+const testEngine = process.env.BATON_TEST_ENGINE === 'js' ? 'js' : 'native';
+
 const hasSs = spawnSync('ss', ['-V']).status === 0;
 
 async function setup(n = 4) {
@@ -22,6 +25,7 @@ async function setup(n = 4) {
   const port = await freePort();
   const baton = await startBaton(`node: w
 workers: 2
+engine: ${testEngine}
 shutdown_timeout: 1s
 services:
   - name: read
@@ -187,6 +191,7 @@ test('workers: 2: a reload whose new port is taken changes nothing in any worker
   try {
     const base = `node: w
 workers: 2
+engine: ${testEngine}
 shutdown_timeout: 1s
 services:
   - name: read
@@ -236,7 +241,7 @@ ${env.backends.map((b) => `      - { name: ${b.name}, address: 127.0.0.1:${b.por
     assert.deepEqual(tally(await times(40, 10, () => fetchName(env.port))), { s1: 20, s2: 20 });
 
     // A start on a taken port: exit 1, no worker left behind.
-    const failed = await startBaton(`node: w2\nworkers: 2\nservices:\n  - name: x\n    listen: 127.0.0.1:${taken}\n    servers:\n      - { name: s1, address: 127.0.0.1:${env.backends[0]!.port} }\n`, { waitFor: /cannot start/ });
+    const failed = await startBaton(`node: w2\nworkers: 2\nengine: ${testEngine}\nservices:\n  - name: x\n    listen: 127.0.0.1:${taken}\n    servers:\n      - { name: s1, address: 127.0.0.1:${env.backends[0]!.port} }\n`, { waitFor: /cannot start/ });
     assert.equal(await failed.exited, 1);
     assert.equal(childPids(failed.pid).length, 0);
     await failed.stop();

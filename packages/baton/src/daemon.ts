@@ -19,6 +19,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { BatonError, describeError, type Logger, type LogLevel } from '@baton/core';
+import { setEngineErrorHandler } from '@baton/proxy';
 import { formatConfigIssue, loadConfigFile } from './config/index.js';
 import type { BatonConfig } from './config/types.js';
 import { ControlPlane } from './control-plane.js';
@@ -48,6 +49,8 @@ export interface DaemonOptions {
 
 export class Daemon {
   private host: DataPlaneHost | undefined;
+  /** The relay engine the data plane was started with (a change needs a restart). */
+  private engine: 'native' | 'js' = 'native';
   readonly control: ControlPlane;
   readonly metrics: BatonMetrics;
   readonly admin: AdminSubsystem;
@@ -137,7 +140,10 @@ export class Daemon {
     const config = await this.load();
     this.applyLogLevel(config.logLevel);
     const workers = resolveWorkers(config.workers);
-    this.host = workers > 1 ? new WorkerPool({ workers, logger: this.logger, logLevel: config.logLevel }) : new LocalDataPlane(this.logger);
+    this.host = workers > 1 ? new WorkerPool({ workers, logger: this.logger, logLevel: config.logLevel, engine: config.engine })
+        : new LocalDataPlane(this.logger, config.engine);
+    this.engine = config.engine;
+    setEngineErrorHandler((err) => this.logger.warn('relay engine error', { error: describeError(err) }));
     // The peers' writer decisions (or the state file's) are in before the write ports open.
     this.cluster.configure(config);
     await this.cluster.start(config);
@@ -157,6 +163,7 @@ export class Daemon {
       config: this.options.configPath,
       services: config.services.length,
       workers,
+      engine: config.engine,
       pid: process.pid,
     });
   }
@@ -176,6 +183,9 @@ export class Daemon {
     } catch (err) {
       this.logger.error('reload rejected, running config kept', { error: describeError(err) });
       return false;
+    }
+    if (config.engine !== this.engine) {
+      this.logger.warn('engine change needs a restart; running with the current engine', { engine: this.engine });
     }
     if (resolveWorkers(config.workers) !== this.dataPlane.workers) {
       this.logger.warn('workers change needs a restart; running with the current count', { workers: this.dataPlane.workers });

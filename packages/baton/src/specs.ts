@@ -27,6 +27,7 @@ export function toServiceSpec(service: ServiceConfig): ServiceSpec {
       port: s.address.port,
       weight: s.weight,
       backup: s.backup,
+      ...((s.sendProxy ?? service.sendProxy) ? { sendProxy: s.sendProxy ?? service.sendProxy } : {}),
       initialState,
     })),
   };

@@ -47,6 +47,7 @@ function config(node: string, listen: number, peer: number, priority: number, st
     node,
     admin: { listen: { host: '127.0.0.1', port: 9 } },
     workers: 1,
+    engine: 'js',
     shutdownTimeoutMs: 1000,
     logLevel: 'info',
     vrrp: [

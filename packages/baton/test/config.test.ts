@@ -47,6 +47,7 @@ test('defaults fill in everything the file leaves out', () => {
     node: hostname(),
     admin: { listen: { host: '127.0.0.1', port: 9900 } },
     workers: 'auto',
+    engine: 'native',
     shutdownTimeoutMs: 10_000,
     vrrpScheduling: { realtimePriority: 10, lockMemory: false },
     logLevel: 'info',

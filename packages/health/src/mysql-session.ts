@@ -26,6 +26,8 @@
  *   same check, so a healthy server is not marked failed for our stale socket.
  */
 import { createConnection, type Connection, type QueryError } from 'mysql2';
+import net from 'node:net';
+import { proxyCheckHeader } from './proxy-header.js';
 import { failure, type CheckReason, type CheckResult, type ProbeTarget } from './probe.js';
 
 export interface MysqlCredentials {
@@ -126,9 +128,16 @@ export class MysqlSession {
     const where = `${this.target.host}:${this.target.port}`;
     if (this.closed) return Promise.resolve({ result: failure(elapsed(), 'l7-error', `${where}: probe closed`) });
     if (signal.aborted) return Promise.resolve({ result: failure(elapsed(), 'l4-timeout', `${where}: aborted before connect`) });
+    // A server behind PROXY protocol reads the header first; the check's own is the "local" one.
+    let proxied: net.Socket | undefined;
+    if (this.target.sendProxy) {
+      proxied = net.connect({ host: this.target.host, port: this.target.port });
+      proxied.write(proxyCheckHeader(this.target.sendProxy));
+    }
     const conn = createConnection({
       host: this.target.host,
       port: this.target.port,
+      ...(proxied ? { stream: proxied } : {}),
       user: this.creds.user,
       password: this.creds.password ?? '',
       database: this.creds.database,

@@ -40,7 +40,7 @@ export interface ProbeSpec {
 }
 
 export function createProbe(spec: ProbeSpec, server: ProbeTarget): Probe {
-  const target: ProbeTarget = { host: server.host, port: spec.port ?? server.port };
+  const target: ProbeTarget = { host: server.host, port: spec.port ?? server.port, ...(server.sendProxy ? { sendProxy: server.sendProxy } : {}) };
   switch (spec.check) {
     case 'tcp':
       return createTcpProbe(target);

@@ -91,6 +91,12 @@ export interface Probe {
 export interface ProbeTarget {
   host: string;
   port: number;
+  /**
+   * The server expects a PROXY protocol header (version 1 or 2) first: a
+   * mysql or galera check sends the one meant for a check (v1 UNKNOWN, v2
+   * LOCAL), so the server uses the check's own address.
+   */
+  sendProxy?: 1 | 2;
 }
 
 /** The metric label / log key of a result. */

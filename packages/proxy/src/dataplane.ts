@@ -9,15 +9,19 @@
  * shutdown); a session whose service and server are unchanged is never
  * touched by a reload.
  */
-import type net from 'node:net';
+import type { ServiceListener } from './engine/listener.js';
 import { BatonError, silentLogger, type Logger } from '@baton/core';
-import { Service, type WriterSwitchOp } from './service.js';
+import { Service, type RelayEngine, type WriterSwitchOp } from './service.js';
 import type { ApplyResult, ServerState, ServiceCounters, ServiceSpec } from './types.js';
 
 export interface DataPlaneOptions {
   logger?: Logger;
   /** roundrobin across processes: the shared sequence of a service, by name (see RoundRobinBalancer). */
   sequenceFor?: (service: string) => (() => number) | undefined;
+  /** Which relay moves the bytes (see ServiceOptions.engine). */
+  engine?: RelayEngine;
+  /** Native engine: listening descriptors handed down by the daemon (see ServiceOptions). */
+  inheritedListener?: (host: string, port: number) => number | undefined;
 }
 
 const listenKey = (spec: ServiceSpec) => `${spec.host}:${spec.port}`;
@@ -28,10 +32,12 @@ export class DataPlane {
   private readonly retired = new Set<Service>();
   private readonly logger: Logger;
   private readonly sequenceFor: DataPlaneOptions['sequenceFor'];
+  private readonly options: DataPlaneOptions;
 
   constructor(options: DataPlaneOptions = {}) {
     this.logger = options.logger ?? silentLogger;
     this.sequenceFor = options.sequenceFor;
+    this.options = options;
   }
 
   service(name: string): Service | undefined {
@@ -56,12 +62,17 @@ export class DataPlane {
 
     // 1. Bind every new address.
     const fresh: Service[] = [];
-    const moved = new Map<Service, net.Server>();
+    const moved = new Map<Service, ServiceListener>();
     try {
       for (const spec of specs) {
         const current = this.services.get(spec.name);
         if (!current) {
-          const service = new Service(spec, { logger: this.logger, sequence: this.sequenceFor?.(spec.name) });
+          const service = new Service(spec, {
+            logger: this.logger,
+            sequence: this.sequenceFor?.(spec.name),
+            engine: this.options.engine,
+            inheritedListener: this.options.inheritedListener,
+          });
           await service.listen();
           fresh.push(service);
         } else if (listenKey(current.spec) !== listenKey(spec)) {

@@ -4,3 +4,5 @@ export * from './relay.js';
 export * from './service.js';
 export * from './dataplane.js';
 export * from './balancers/index.js';
+export { engineAvailable, engine as relayEngine, setEngineErrorHandler } from './engine/addon.js';
+export { lookupHost } from './engine/resolve.js';

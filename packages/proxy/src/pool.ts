@@ -30,6 +30,8 @@ export class PoolServer implements BalancedServer {
   port: number;
   weight: number;
   backup: boolean;
+  /** PROXY protocol version sent first (0: none). */
+  sendProxy: 0 | 1 | 2;
   state: ServerState;
   /** Whether the balancer currently holds this server as eligible. */
   eligible = false;
@@ -49,6 +51,7 @@ export class PoolServer implements BalancedServer {
     this.port = spec.port;
     this.weight = spec.weight;
     this.backup = spec.backup;
+    this.sendProxy = spec.sendProxy ?? 0;
     this.state = spec.initialState ?? 'up';
   }
 

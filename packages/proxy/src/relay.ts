@@ -27,6 +27,11 @@
 import net from 'node:net';
 import type { PoolServer, PooledSession } from './pool.js';
 
+/** A client session of either relay (this one, or the native engine's), as its service sees it. */
+export interface ClientSession extends PooledSession {
+  readonly clientAddress: string;
+}
+
 /** What a session needs of its service; implemented by Service. */
 export interface SessionHost {
   readonly name: string;
@@ -37,13 +42,13 @@ export interface SessionHost {
    * Picks the next server for this session and counts it open there, or
    * returns undefined; `tried` holds servers already tried.
    */
-  acquireServer(session: Session, tried: ReadonlySet<PoolServer> | undefined): PoolServer | undefined;
+  acquireServer(session: ClientSession, tried: ReadonlySet<PoolServer> | undefined): PoolServer | undefined;
   /** The session no longer uses `server` (closed, or its connect failed). */
-  releaseServer(session: Session, server: PoolServer): void;
-  sessionOpened(session: Session): void;
-  sessionClosed(session: Session): void;
+  releaseServer(session: ClientSession, server: PoolServer): void;
+  sessionOpened(session: ClientSession): void;
+  sessionClosed(session: ClientSession): void;
   /** Reports an event worth a (rate-limited) log line; called at most once per session for its connect. */
-  report(event: SessionEvent, session: Session, detail: string): void;
+  report(event: SessionEvent, session: ClientSession, detail: string): void;
 }
 
 export type SessionEvent =
@@ -52,12 +57,14 @@ export type SessionEvent =
   | 'connect-timeout'
   | 'client-error'
   | 'server-error'
-  | 'idle-timeout';
+  | 'idle-timeout'
+  /** A JavaScript handler of the native engine threw; only that session was closed. */
+  | 'internal-error';
 
 const kSession = Symbol('baton.session');
 type Tagged = net.Socket & { [kSession]?: Session };
 
-export class Session implements PooledSession {
+export class Session implements ClientSession {
   readonly client: Tagged;
   server: PoolServer | undefined;
   upstream: Tagged | undefined;

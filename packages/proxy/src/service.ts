@@ -18,11 +18,14 @@
  *   operator, the control plane), logged once there: applying one, in every
  *   worker, is a debug line here.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import { RateLimiter, silentLogger, type Logger } from '@baton/core';
 import type { BalanceKind, WriterBalancer } from './balancers/balancer.js';
 import { Pool, type PoolServer } from './pool.js';
-import { Session, type SessionEvent, type SessionHost } from './relay.js';
+import { Session, type ClientSession, type SessionEvent, type SessionHost } from './relay.js';
+import { JsListener, NativeListener, type ServiceListener } from './engine/listener.js';
+import { NativeSession } from './engine/session.js';
+import { engine, trackSession } from './engine/addon.js';
 import type { ServerState, ServiceCounters, ServiceSpec } from './types.js';
 
 export interface ServiceOptions {
@@ -31,7 +34,13 @@ export interface ServiceOptions {
   listenTarget?: () => net.ListenOptions;
   /** roundrobin: the next number of a sequence shared with this service in other worker processes. */
   sequence?: () => number;
+  /** Which relay moves the bytes: the native engine (default) or the JavaScript one. */
+  engine?: RelayEngine;
+  /** Native engine: a listening descriptor for host:port handed down by the daemon, if any. */
+  inheritedListener?: (host: string, port: number) => number | undefined;
 }
+
+export type RelayEngine = 'native' | 'js';
 
 const SERVER_ERROR_EVENTS = new Set<SessionEvent>(['connect-failed', 'connect-timeout', 'server-error']);
 /** More held clients than this are closed at once rather than queued (bounded memory). */
@@ -40,11 +49,10 @@ export const MAX_HELD_CLIENTS = 10_000;
 /** Bytes a held client may send before it is closed. */
 const MAX_HELD_BYTES = 64 * 1024;
 
-interface HeldClient {
-  socket: net.Socket;
-  chunks: Buffer[];
-  bytes: number;
-}
+/** A held client: a socket (JavaScript relay) or a session id of the native engine, not yet connected anywhere. */
+type HeldClient =
+  | { kind: 'js'; socket: net.Socket; chunks: Buffer[]; bytes: number }
+  | { kind: 'native'; id: number; address: string };
 
 /** A step of a planned writer switch, as the data plane applies it. */
 export type WriterSwitchOp =
@@ -60,8 +68,10 @@ export class Service implements SessionHost {
   readonly name: string;
   spec: ServiceSpec;
   private pool: Pool;
-  private listener: net.Server | undefined;
-  private readonly sessions = new Set<Session>();
+  private listener: ServiceListener | undefined;
+  readonly engine: RelayEngine;
+  private readonly inheritedListener: ServiceOptions['inheritedListener'];
+  private readonly sessions = new Set<ClientSession>();
   private readonly logger: Logger;
   private readonly logLimit = new RateLimiter(5, 10_000);
   private accepted = 0;
@@ -74,6 +84,8 @@ export class Service implements SessionHost {
     this.spec = spec;
     this.logger = (options.logger ?? silentLogger).child({ service: spec.name });
     this.pool = new Pool(spec.balance, spec.servers, { sequence: options.sequence });
+    this.engine = options.engine ?? 'native';
+    this.inheritedListener = options.inheritedListener;
   }
 
   get connectTimeoutMs(): number {
@@ -97,8 +109,7 @@ export class Service implements SessionHost {
   }
   /** The port actually bound (differs from spec.port when it was 0). */
   get boundPort(): number | undefined {
-    const a = this.listener?.address();
-    return a && typeof a === 'object' ? a.port : undefined;
+    return this.listener?.port;
   }
   get activeSessions(): number {
     return this.sessions.size;
@@ -114,26 +125,31 @@ export class Service implements SessionHost {
    * Binds a listener for this service without using it yet, so a reload can
    * bind every new address before it changes anything (all or nothing).
    */
-  openListener(host: string, port: number): Promise<net.Server> {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => {
-        server.close();
-        reject(err);
-      };
-      server.once('error', onError);
-      server.listen({ host, port, backlog: 1024 }, () => {
-        server.removeListener('error', onError);
-        resolve(server);
-      });
-    });
+  openListener(host: string, port: number): Promise<ServiceListener> {
+    return this.engine === 'native' ? NativeListener.open(host, port, this.inheritedListener) : JsListener.open(host, port);
   }
 
   /** Starts accepting on `server` (from openListener), closing the previous listener if any. */
-  adoptListener(server: net.Server): void {
+  adoptListener(server: ServiceListener): void {
     const previous = this.listener;
-    server.on('connection', (socket: net.Socket) => this.accept(socket));
-    server.on('error', (err) => this.logger.error('listener error', { error: err.message }));
+    if (server instanceof NativeListener) {
+      server.start((id, address) => {
+        this.accepted++;
+        const held = this.held;
+        if (!held) {
+          new NativeSession(this, id, address);
+          return;
+        }
+        if (held.length >= MAX_HELD_CLIENTS) {
+          engine().closeSession(id, 'too many held clients');
+          return;
+        }
+        this.holdNative(held, id, address);
+      });
+    } else if (server instanceof JsListener) {
+      server.server.on('connection', (socket: net.Socket) => this.accept(socket));
+      server.server.on('error', (err) => this.logger.error('listener error', { error: err.message }));
+    }
     this.listener = server;
     if (previous) previous.close();
     this.logger.info('listening', { listen: this.listenAddress, balance: this.spec.balance });
@@ -173,7 +189,7 @@ export class Service implements SessionHost {
    * A client that ends or errors while held leaves the queue.
    */
   private holdSocket(held: HeldClient[], socket: net.Socket): void {
-    const entry: HeldClient = { socket, chunks: [], bytes: 0 };
+    const entry: HeldClient = { kind: 'js', socket, chunks: [], bytes: 0 };
     held.push(entry);
     const leave = () => {
       const i = held.indexOf(entry);
@@ -191,6 +207,25 @@ export class Service implements SessionHost {
     socket.resume();
   }
 
+  /**
+   * Queues a native-engine client: the engine reads nothing from a client
+   * before it is told to connect, so holding is not connecting yet. If the
+   * engine reports the client gone meanwhile, it leaves the queue.
+   */
+  private holdNative(held: HeldClient[], id: number, address: string): void {
+    const entry: HeldClient = { kind: 'native', id, address };
+    held.push(entry);
+    trackSession(id, {
+      connected: () => {},
+      connectFailed: () => {},
+      exception: () => {},
+      closed: () => {
+        const i = held.indexOf(entry);
+        if (i >= 0) held.splice(i, 1);
+      },
+    });
+  }
+
   /** Clients held now. */
   get heldClients(): number {
     return this.held?.length ?? 0;
@@ -204,10 +239,18 @@ export class Service implements SessionHost {
         return 0;
       case 'release':
       case 'abort': {
-        const queue = this.held ?? [];
+        // A copy: closing a native entry reports it closed at once, which takes it out of the live queue.
+        const queue = [...(this.held ?? [])];
         this.held = undefined;
         let n = 0;
-        for (const { socket, chunks } of queue) {
+        for (const entry of queue) {
+          if (entry.kind === 'native') {
+            n++;
+            if (step.op === 'abort') engine().closeSession(entry.id, 'writer switch aborted');
+            else new NativeSession(this, entry.id, entry.address);
+            continue;
+          }
+          const { socket, chunks } = entry;
           if (socket.destroyed) continue;
           for (const ev of ['data', 'end', 'error', 'close']) socket.removeAllListeners(ev);
           n++;
@@ -241,7 +284,7 @@ export class Service implements SessionHost {
 
   // ---- SessionHost ----
 
-  acquireServer(session: Session, tried: ReadonlySet<PoolServer> | undefined): PoolServer | undefined {
+  acquireServer(session: ClientSession, tried: ReadonlySet<PoolServer> | undefined): PoolServer | undefined {
     // Only `source` hashes the client address; the others must not pay for reading it.
     const server = this.pool.balancer.pick(this.pool.kind === 'source' ? session.clientAddress : '', tried);
     if (server) {
@@ -252,17 +295,17 @@ export class Service implements SessionHost {
     return server;
   }
 
-  releaseServer(session: Session, server: PoolServer): void {
+  releaseServer(session: ClientSession, server: PoolServer): void {
     server.active--;
     server.sessions.delete(session);
     this.pool.balancer.onClose(server);
   }
 
-  sessionOpened(session: Session): void {
+  sessionOpened(session: ClientSession): void {
     this.sessions.add(session);
   }
 
-  sessionClosed(session: Session): void {
+  sessionClosed(session: ClientSession): void {
     this.sessions.delete(session);
   }
 
@@ -355,6 +398,7 @@ export class Service implements SessionHost {
         this.logger.info('server address changed', { server: s.name, address: existing.address });
       }
       existing.backup = s.backup;
+      existing.sendProxy = s.sendProxy ?? 0;
       this.pool.setWeight(existing, s.weight);
     }
     this.pool.refresh();

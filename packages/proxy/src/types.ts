@@ -21,6 +21,11 @@ export interface ServerSpec {
   weight: number;
   /** Takes clients only while no primary server is usable. */
   backup: boolean;
+  /**
+   * PROXY protocol header (version 1 or 2) sent before the client's first
+   * byte, carrying the client's address; absent: none. Native engine only.
+   */
+  sendProxy?: 1 | 2;
   /** State when the server is first added; ignored for a server that already exists. Default 'up'. */
   initialState?: ServerState;
 }

@@ -4,7 +4,7 @@
  * OS-assigned ports.
  */
 import net from 'node:net';
-import { Service, type ServiceSpec, type ServerSpec } from '../src/index.js';
+import { Service, type RelayEngine, type ServiceSpec, type ServerSpec } from '../src/index.js';
 
 export interface Backend {
   name: string;
@@ -99,8 +99,13 @@ export function serviceSpec(servers: Array<Partial<ServerSpec> & { name: string;
   };
 }
 
+/** The relay under test: native unless BATON_TEST_ENGINE=js (the JavaScript relay stays under the same tests). */
+export function testEngine(): RelayEngine {
+  return process.env.BATON_TEST_ENGINE === 'js' ? 'js' : 'native';
+}
+
 export async function startService(spec: ServiceSpec): Promise<{ service: Service; port: number }> {
-  const service = new Service(spec);
+  const service = new Service(spec, { engine: testEngine() });
   await service.listen();
   return { service, port: service.boundPort! };
 }

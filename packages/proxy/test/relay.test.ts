@@ -318,3 +318,25 @@ test('source balancing hashes the real client address: one client address always
   const names = await times(30, 5, () => fetchName(port));
   assert.equal(Object.keys(tally(names)).length, 1, `every connection from 127.0.0.1 on one server: ${JSON.stringify(tally(names))}`);
 });
+
+test('idle timeout: a session with no traffic either way is closed and counted; traffic keeps one open', async () => {
+  const [b] = await backends('idle');
+  const { service, port } = await startService(serviceSpec([{ name: 'idle', port: b!.port }], { idleTimeoutMs: 300 }));
+  cleanup.push(() => service.stopListening());
+  const quiet = await openSession(port);
+  const busy = await openSession(port);
+  busy.socket.resume();
+  const started = Date.now();
+  // The busy one talks every 100 ms; the quiet one says nothing.
+  const ticker = setInterval(() => busy.socket.write('.'), 100);
+  await quiet.closed;
+  const quietAfter = Date.now() - started;
+  assert.ok(quietAfter >= 250 && quietAfter < 2000, `closed after ${quietAfter} ms`);
+  await sleep(400);
+  assert.equal(busy.socket.destroyed, false, 'the session with traffic stays open');
+  clearInterval(ticker);
+  busy.socket.end();
+  assert.ok(await waitFor(() => service.activeSessions === 0, 3000));
+  const server = service.counters().servers[0]!;
+  assert.equal(server.sessionErrors, 1, 'the idle timeout counts as a session error');
+});

@@ -2,13 +2,16 @@
  * A writer service held by a planned switch, on real loopback sockets: new
  * clients are accepted but neither read nor forwarded, then released in
  * arrival order to the writer of that moment, or closed when the switch is
- * aborted; a held client that hangs up leaves the queue; the old writer's
- * sessions are closed only by the explicit close step.
+ * aborted; a held client that hangs up leaves the queue (JavaScript relay;
+ * the native engine reads nothing from a client before it connects it, so
+ * there the hang-up is seen once the client is released or aborted); the
+ * old writer's sessions are closed only by the explicit close step.
+ * Runs on the native engine, and on the JavaScript relay in writer-hold-js.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { nameBackend, openSession, serviceSpec, startService, sleep, waitFor, type Backend } from './helpers.js';
+import { nameBackend, openSession, serviceSpec, startService, sleep, testEngine, waitFor, type Backend } from './helpers.js';
 
 const cleanup: Array<() => unknown> = [];
 after(async () => {
@@ -67,8 +70,14 @@ test('an aborted switch closes the held clients; a held client that hangs up lea
   await Promise.all([quitter.connected, stayer.connected]);
   await waitFor(() => service.heldClients === 2);
   quitter.socket.destroy();
-  assert.ok(await waitFor(() => service.heldClients === 1));
-  assert.equal(service.writerSwitch({ op: 'abort' }), 1);
+  const native = testEngine() === 'native';
+  if (native) {
+    await sleep(100);
+    assert.equal(service.heldClients, 2, 'native: the hang-up is not seen while held');
+  } else {
+    assert.ok(await waitFor(() => service.heldClients === 1));
+  }
+  assert.equal(service.writerSwitch({ op: 'abort' }), native ? 2 : 1);
   assert.ok(await waitFor(() => stayer.state.closed));
   assert.equal(stayer.state.data, '');
   // Not held any more: the next client is served at once.

@@ -86,6 +86,7 @@ export function checkRules(raw: unknown, env: NodeJS.ProcessEnv): RuleResult {
   const adminListen = endpointOf(admin.listen ?? ADMIN_DEFAULT_LISTEN);
 
   checkServices(services, adminListen, env, errors, warnings);
+  if (root.engine === 'js') checkJsEngine(services, errors);
   checkVrrp(asList(root.vrrp).map(asMap), serviceNames, env, errors, warnings);
   const cluster = asMap(root.cluster);
   const secretEnv = asString(cluster.secret_env);
@@ -164,6 +165,17 @@ function checkServices(
     }
 
     if (health) checkHealth(health, check, (...rest) => at('health', ...rest), env, errors, warnings);
+  });
+}
+
+/** The JavaScript relay sends no PROXY protocol header: send_proxy needs the native engine. */
+function checkJsEngine(services: RawMap[], errors: PathIssue[]): void {
+  const message = 'send_proxy needs engine: native (the JavaScript relay sends no PROXY protocol header)';
+  services.forEach((service, i) => {
+    if (service.send_proxy !== undefined) errors.push({ path: ['services', i, 'send_proxy'], at: 'key', message });
+    asList(service.servers).forEach((server, k) => {
+      if (asMap(server).send_proxy !== undefined) errors.push({ path: ['services', i, 'servers', k, 'send_proxy'], at: 'key', message });
+    });
   });
 }
 

@@ -186,14 +186,26 @@ const healthSchema = z
     }),
   );
 
+/** PROXY protocol version (haproxy's send-proxy / send-proxy-v2). */
+const sendProxy = z.enum(['v1', 'v2']).transform((v) => (v === 'v1' ? 1 : 2) as 1 | 2);
+
 const serverSchema = z
   .strictObject({
     name,
     address: endpoint,
     weight: intIn(0, 256).default(1),
     backup: z.boolean().default(false),
+    send_proxy: sendProxy.optional(),
   })
-  .transform((s): ServerConfig => ({ name: s.name, address: s.address, weight: s.weight, backup: s.backup }));
+  .transform(
+    (s): ServerConfig => ({
+      name: s.name,
+      address: s.address,
+      weight: s.weight,
+      backup: s.backup,
+      ...(s.send_proxy !== undefined ? { sendProxy: s.send_proxy } : {}),
+    }),
+  );
 
 const serviceSchema = z
   .strictObject({
@@ -206,6 +218,7 @@ const serviceSchema = z
     writer: writerSchema.optional(),
     health: healthSchema.optional(),
     servers: z.array(serverSchema).min(1, { error: 'must list at least one server' }),
+    send_proxy: sendProxy.optional(),
   })
   .transform((s): ServiceConfig => {
     // writer is present exactly when balance is writer; on any other service
@@ -221,6 +234,7 @@ const serviceSchema = z
       ...(writer ? { writer } : {}),
       ...(s.health ? { health: s.health } : {}),
       servers: s.servers,
+      ...(s.send_proxy !== undefined ? { sendProxy: s.send_proxy } : {}),
     };
   });
 
@@ -349,6 +363,7 @@ export const configSchema = z
         error: (iss) => (iss.input === undefined ? undefined : `must be auto or a whole number 1-64, got ${describeValue(iss.input)}`),
       })
       .default('auto'),
+    engine: z.enum(['native', 'js']).default('native'),
     shutdown_timeout: duration('zero').prefault('10s'),
     log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     vrrp: z.array(vrrpSchema).default(() => []),
@@ -362,6 +377,7 @@ export const configSchema = z
       node: c.node,
       admin: c.admin,
       workers: c.workers,
+      engine: c.engine,
       shutdownTimeoutMs: c.shutdown_timeout,
       logLevel: c.log_level,
       vrrp: c.vrrp,

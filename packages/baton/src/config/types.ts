@@ -22,6 +22,8 @@ export interface ServerConfig {
   weight: number;
   /** Takes clients only while no primary (non-backup) server is up. */
   backup: boolean;
+  /** PROXY protocol version sent to this server before the client's bytes (send_proxy: v1 | v2). */
+  sendProxy?: 1 | 2;
 }
 
 export interface WriterConfig {
@@ -71,6 +73,8 @@ export interface ServiceConfig {
   writer?: WriterConfig;
   health?: HealthConfig;
   servers: ServerConfig[];
+  /** PROXY protocol header for every server of the service that does not set its own. */
+  sendProxy?: 1 | 2;
 }
 
 export interface VrrpTrackScript {
@@ -136,6 +140,8 @@ export interface BatonConfig {
   admin: AdminConfig;
   /** Data-plane worker processes; 'auto' = CPU count. */
   workers: number | 'auto';
+  /** Which relay moves the bytes: the native engine, or the JavaScript one (a fallback). Changes need a restart. */
+  engine: 'native' | 'js';
   /** How long open sessions may finish on SIGTERM before they are closed. */
   shutdownTimeoutMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';

@@ -36,8 +36,8 @@ export class LocalDataPlane implements DataPlaneHost {
   readonly workers = 1;
   readonly dataPlane: DataPlane;
 
-  constructor(logger: Logger) {
-    this.dataPlane = new DataPlane({ logger });
+  constructor(logger: Logger, engine: 'native' | 'js' = 'native') {
+    this.dataPlane = new DataPlane({ logger, engine });
   }
 
   apply(specs: readonly ServiceSpec[]): Promise<ApplyResult> {

@@ -17,11 +17,15 @@ export interface WorkerInit {
   /** [service, server, state] to assert after the specs are applied. */
   states: [string, string, ServerState][];
   writers: [string, string | null][];
+  /** Which relay the worker runs. */
+  engine: 'native' | 'js';
+  /** Native engine: the addresses whose listening descriptors were queued on the worker's socket pair for this message, in order. */
+  listeners: string[];
 }
 
 export type ToWorker =
   | { t: 'init'; id: number; init: WorkerInit }
-  | { t: 'apply'; id: number; specs: ServiceSpec[]; slots: Record<string, number> }
+  | { t: 'apply'; id: number; specs: ServiceSpec[]; slots: Record<string, number>; listeners: string[] }
   | { t: 'state'; service: string; server: string; state: ServerState; reason: string }
   | { t: 'writer'; service: string; server: string | null; reason: string }
   /** A step of a planned writer switch. */
@@ -43,6 +47,10 @@ export const SEQUENCE_SLOTS = 4096;
 export const SEQUENCE_BYTES = SEQUENCE_SLOTS * 4;
 /** The worker's descriptor for the shared sequences (stdio index after the IPC channel). */
 export const SEQUENCE_FD = 4;
+/** The worker's end of its socket pair for listening descriptors (native engine), the next stdio index. */
+export const LISTENERS_FD = 5;
+/** Backlog of the listening sockets the daemon binds for its workers. */
+export const LISTEN_BACKLOG_WORKERS = 1024;
 
 /** The worker's entry point, next to this module once compiled. */
 export const WORKER_ENTRY = new URL('./worker-main.js', import.meta.url);

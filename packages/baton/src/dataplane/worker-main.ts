@@ -22,8 +22,9 @@
  */
 import cluster from 'node:cluster';
 import { createLineLogger, describeError, isLogLevel, type LineLogger } from '@baton/core';
-import { DataPlane, type ServiceSpec } from '@baton/proxy';
-import { SEQUENCE_BYTES, SEQUENCE_FD, type FromWorker, type ToWorker } from './protocol.js';
+import { DataPlane, setEngineErrorHandler, type ServiceSpec } from '@baton/proxy';
+import { LISTENERS_FD, SEQUENCE_BYTES, SEQUENCE_FD, type FromWorker, type ToWorker } from './protocol.js';
+import { InheritedListeners } from './listen-fds.js';
 import { mapSharedSequences } from './sequence.js';
 
 if (!cluster.isWorker) throw new Error('worker-main is started by the daemon, not directly');
@@ -38,6 +39,9 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2'] as const) {
 let slots: Record<string, number> = {};
 const sequence = mapSharedSequences(SEQUENCE_FD, SEQUENCE_BYTES);
 let dataPlane: DataPlane | undefined;
+let engine: 'native' | 'js' = 'native';
+/** Native engine: the listening sockets the daemon bound, received on the socket pair. */
+const inherited = new InheritedListeners(LISTENERS_FD);
 
 function send(msg: FromWorker): void {
   if (process.connected) process.send!(msg);
@@ -46,6 +50,9 @@ function send(msg: FromWorker): void {
 function plane(): DataPlane {
   dataPlane ??= new DataPlane({
     logger,
+    engine,
+    // The cluster module shares listeners for the JavaScript relay; the native engine uses the daemon's sockets.
+    inheritedListener: engine === 'native' ? (host, port) => inherited.get(host, port) : undefined,
     sequenceFor: (service) => {
       const slot = slots[service];
       return slot === undefined ? undefined : sequence(slot);
@@ -55,12 +62,17 @@ function plane(): DataPlane {
 }
 
 /** Applies specs and answers request `id`; true when they were applied. */
-async function apply(id: number, specs: ServiceSpec[]): Promise<boolean> {
+async function apply(id: number, specs: ServiceSpec[], listeners: string[]): Promise<boolean> {
   try {
+    if (listeners.length > 0) inherited.receive(listeners);
     const result = await plane().apply(specs);
+    inherited.prune(specs);
     send({ t: 'done', id, result });
     return true;
   } catch (err) {
+    // The running services stay as they were: keep only their listening sockets.
+    const running = plane().serviceNames().map((name) => plane().service(name)!.spec);
+    inherited.prune(running);
     send({ t: 'done', id, error: { code: 'listen-failed', message: describeError(err) } });
     return false;
   }
@@ -71,7 +83,9 @@ async function handle(msg: ToWorker): Promise<void> {
     case 'init': {
       logger.setLevel(msg.init.logLevel);
       slots = msg.init.slots;
-      if (await apply(msg.id, msg.init.specs)) {
+      engine = msg.init.engine;
+      setEngineErrorHandler((err) => logger.warn('relay engine error', { error: describeError(err) }));
+      if (await apply(msg.id, msg.init.specs, msg.init.listeners)) {
         for (const [service, server, state] of msg.init.states) plane().setServerState(service, server, state, 'worker start');
         for (const [service, server] of msg.init.writers) plane().setWriter(service, server, 'worker start');
       }
@@ -79,7 +93,7 @@ async function handle(msg: ToWorker): Promise<void> {
     }
     case 'apply':
       slots = { ...slots, ...msg.slots };
-      await apply(msg.id, msg.specs);
+      await apply(msg.id, msg.specs, msg.listeners);
       return;
     case 'state':
       plane().setServerState(msg.service, msg.server, msg.state, msg.reason);

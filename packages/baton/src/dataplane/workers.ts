@@ -25,6 +25,8 @@ import type { ApplyResult, ServerState, ServiceCounters, ServiceSpec, WriterSwit
 import { addCounters, type DataPlaneHost } from './host.js';
 import { SEQUENCE_BYTES, SEQUENCE_SLOTS, WORKER_ENTRY, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
 import { createSharedSequences } from './sequence.js';
+import { relayEngine } from '@baton/proxy';
+import { SharedListeners } from './listen-fds.js';
 
 const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 5000;
@@ -48,6 +50,9 @@ interface Slot {
   restartDelay: number;
   restartTimer: NodeJS.Timeout | undefined;
   last: ServiceCounters[];
+  /** Native engine: the daemon's end of this worker's socket pair, and the addresses it holds. */
+  fdSocket: number | undefined;
+  have: Set<string>;
 }
 
 function diffSpecs(before: readonly ServiceSpec[], after: readonly ServiceSpec[]): ApplyResult {
@@ -64,6 +69,8 @@ export interface WorkerPoolOptions {
   workers: number;
   logger: Logger;
   logLevel: LogLevel;
+  /** Which relay the workers run (default native). */
+  engine?: 'native' | 'js';
 }
 
 export class WorkerPool implements DataPlaneHost {
@@ -82,12 +89,16 @@ export class WorkerPool implements DataPlaneHost {
   /** Totals left by workers that died. */
   private readonly base = new Map<string, ServiceCounters>();
   private readonly sequenceFd: number;
+  readonly engine: 'native' | 'js';
+  /** Native engine: the listening sockets, bound here once for every worker. */
+  private readonly listeners = new SharedListeners();
 
   constructor(options: WorkerPoolOptions) {
     this.workers = options.workers;
     this.logger = options.logger.child({ subsystem: 'workers' });
     this.logLevel = options.logLevel;
     this.sequenceFd = createSharedSequences(SEQUENCE_BYTES);
+    this.engine = options.engine ?? 'native';
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({
       exec: fileURLToPath(WORKER_ENTRY),
@@ -96,7 +107,7 @@ export class WorkerPool implements DataPlaneHost {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc', this.sequenceFd],
     });
     for (let i = 0; i < this.workers; i++) {
-      this.slots.push({ index: i, worker: undefined, ready: false, startedAt: 0, restartDelay: RESTART_MIN_MS, restartTimer: undefined, last: [] });
+      this.slots.push({ index: i, worker: undefined, ready: false, startedAt: 0, restartDelay: RESTART_MIN_MS, restartTimer: undefined, last: [], fdSocket: undefined, have: new Set() });
     }
   }
 
@@ -124,6 +135,7 @@ export class WorkerPool implements DataPlaneHost {
   async apply(specs: readonly ServiceSpec[]): Promise<ApplyResult> {
     const previous = this.specs;
     const slots = this.slotsFor(specs);
+    if (this.engine === 'native') await this.listeners.ensure(specs);
     if (!this.forked) {
       this.forked = true;
       this.specs = [...specs];
@@ -131,6 +143,7 @@ export class WorkerPool implements DataPlaneHost {
       const failed = results.find((r) => r.error);
       if (failed?.error) {
         this.specs = previous;
+        this.pruneListeners();
         throw new BatonError('listen-failed', failed.error.message);
       }
       return results[0]?.result ?? { added: specs.map((s) => s.name), removed: [], changed: [] };
@@ -140,20 +153,40 @@ export class WorkerPool implements DataPlaneHost {
       // Every worker is being restarted: they start with these specs.
       this.specs = [...specs];
       this.prune();
+      this.pruneListeners();
       return diffSpecs(previous, specs);
     }
-    const answers = await Promise.all(live.map((slot) => this.request(slot, { t: 'apply', id: 0, specs: [...specs], slots }, APPLY_TIMEOUT_MS)));
+    const answers = await Promise.all(live.map((slot) => this.request(slot, { t: 'apply', id: 0, specs: [...specs], slots, listeners: this.sendListeners(slot, specs) }, APPLY_TIMEOUT_MS)));
     const failed = answers.find((a) => a?.t !== 'done' || a.error);
     if (failed) {
       const ok = live.filter((_, i) => answers[i]?.t === 'done' && !(answers[i] as { error?: unknown }).error);
-      await Promise.all(ok.map((slot) => this.request(slot, { t: 'apply', id: 0, specs: previous, slots: this.slotsFor(previous) }, APPLY_TIMEOUT_MS)));
+      await Promise.all(ok.map((slot) => this.request(slot, { t: 'apply', id: 0, specs: previous, slots: this.slotsFor(previous), listeners: this.sendListeners(slot, previous) }, APPLY_TIMEOUT_MS)));
+      this.pruneListeners();
       const message = failed?.t === 'done' && failed.error ? failed.error.message : 'a worker did not answer';
       throw new BatonError('listen-failed', message);
     }
     this.specs = [...specs];
     this.prune();
+    this.pruneListeners();
     const first = answers[0];
     return first?.t === 'done' && first.result ? first.result : { added: [], removed: [], changed: [] };
+  }
+
+  /** Native engine: queues on the worker's socket pair the listening descriptors it lacks for `specs`; returns their addresses. */
+  private sendListeners(slot: Slot, specs: readonly ServiceSpec[]): string[] {
+    if (this.engine !== 'native' || slot.fdSocket === undefined) return [];
+    try {
+      return this.listeners.send(slot.fdSocket, slot.have, specs);
+    } catch (err) {
+      // The worker then binds itself and reports the failure in its answer.
+      this.logger.error('cannot pass listening sockets to worker', { index: slot.index, error: describeError(err) });
+      return [];
+    }
+  }
+
+  /** Native engine: closes the listening sockets the running specs no longer use. */
+  private pruneListeners(): void {
+    if (this.engine === 'native') this.listeners.prune(this.specs, this.slots.map((s) => s.have));
   }
 
   /** Forgets states and writers of services and servers the specs no longer have. */
@@ -199,6 +232,8 @@ export class WorkerPool implements DataPlaneHost {
 
   async shutdown(graceMs: number): Promise<number> {
     this.stopping = true;
+    // No new clients queue on sockets no worker will accept from.
+    this.listeners.closeAll();
     const live = this.slots.filter((s) => s.worker);
     for (const slot of this.slots) clearTimeout(slot.restartTimer);
     const answers = await Promise.all(
@@ -260,8 +295,10 @@ export class WorkerPool implements DataPlaneHost {
     if (p) p.resolve(msg);
   }
 
-  private init(): WorkerInit {
+  private init(slot: Slot): WorkerInit {
     return {
+      engine: this.engine,
+      listeners: this.sendListeners(slot, this.specs),
       logLevel: this.logLevel,
       specs: this.specs,
       slots: this.slotsFor(this.specs),
@@ -271,8 +308,18 @@ export class WorkerPool implements DataPlaneHost {
   }
 
   private async fork(slot: Slot): Promise<{ result?: ApplyResult; error?: { message: string } }> {
+    this.closeFdSocket(slot);
+    let childEnd: number | undefined;
+    if (this.engine === 'native') {
+      [slot.fdSocket, childEnd] = relayEngine().socketpair();
+      slot.have = new Set();
+    }
+    // stdin closed, logs to the daemon's own stdout/stderr, IPC, the shared sequences, then (native) the socket pair.
+    cluster.setupPrimary({ stdio: ['ignore', 'inherit', 'inherit', 'ipc', this.sequenceFd, ...(childEnd !== undefined ? [childEnd] : [])] });
     // The level in the environment covers what the worker logs before its init arrives.
     const worker = cluster.fork({ BATON_WORKER_INDEX: String(slot.index), BATON_LOG_LEVEL: this.logLevel });
+    // The child has its copy now (dup2 at spawn).
+    if (childEnd !== undefined) relayEngine().closeFd(childEnd);
     slot.worker = worker;
     slot.ready = false;
     slot.last = [];
@@ -299,7 +346,7 @@ export class WorkerPool implements DataPlaneHost {
       this.abandon(slot, worker);
       return { error: { message: 'worker did not start' } };
     }
-    const answer = await this.request(slot, { t: 'init', id: 0, init: this.init() }, APPLY_TIMEOUT_MS);
+    const answer = await this.request(slot, { t: 'init', id: 0, init: this.init(slot) }, APPLY_TIMEOUT_MS);
     if (answer?.t !== 'done' || answer.error) {
       const message = answer?.t === 'done' && answer.error ? answer.error.message : 'worker did not start';
       this.abandon(slot, worker);
@@ -325,6 +372,7 @@ export class WorkerPool implements DataPlaneHost {
     slot.worker = undefined;
     slot.ready = false;
     slot.last = [];
+    this.closeFdSocket(slot);
     if (this.stopping) return;
     if (performance.now() - slot.startedAt > STABLE_RUN_MS) slot.restartDelay = RESTART_MIN_MS;
     this.logger.error('worker exited, restarting', { worker: worker.id, pid: worker.process.pid, code: code ?? '-', signal: signal ?? '-', restart_in_ms: slot.restartDelay });
@@ -344,6 +392,12 @@ export class WorkerPool implements DataPlaneHost {
         this.scheduleRestart(slot);
       });
     }, delay);
+  }
+
+  private closeFdSocket(slot: Slot): void {
+    if (slot.fdSocket !== undefined) relayEngine().closeFd(slot.fdSocket);
+    slot.fdSocket = undefined;
+    slot.have = new Set();
   }
 
   /** A worker that failed to start: the slot forgets it (no restart from its exit) and it is killed. */

@@ -50,7 +50,12 @@ function resolvePasswords(config: BatonConfig): Map<string, string | undefined> 
 }
 
 function serviceKey(svc: ServiceConfig): string {
-  return JSON.stringify({ health: svc.health, servers: svc.servers.map((s) => [s.name, s.address]) });
+  return JSON.stringify({ health: svc.health, servers: svc.servers.map((s) => [s.name, s.address, sendProxy(svc, s)]) });
+}
+
+/** The PROXY protocol version a server expects (its own send_proxy, else its service's), for its checks. */
+function sendProxy(svc: ServiceConfig, server: ServiceConfig['servers'][number]): 1 | 2 | undefined {
+  return server.sendProxy ?? svc.sendProxy;
 }
 
 export interface HealthHooks {
@@ -138,7 +143,7 @@ export class HealthSubsystem implements Subsystem {
       const current = this.control.status(svc.name, server.name);
       return {
         name: server.name,
-        probe: createProbe({ ...h, password }, server.address),
+        probe: createProbe({ ...h, password }, { ...server.address, ...(sendProxy(svc, server) ? { sendProxy: sendProxy(svc, server) } : {}) }),
         timing: { intervalMs: h.intervalMs, timeoutMs: h.timeoutMs, rise: h.rise, fall: h.fall, initial: current?.health ?? h.initial },
       };
     });
