@@ -75,11 +75,14 @@ RUN apt-get update \
  && setcap cap_net_admin,cap_net_raw+ep /usr/local/bin/node \
  && getcap /usr/local/bin/node \
  && groupadd --system baton \
- && useradd --system --gid baton --home-dir /opt/baton --no-create-home --shell /usr/sbin/nologin baton
+ && useradd --system --gid baton --home-dir /opt/baton --no-create-home --shell /usr/sbin/nologin baton \
+ && install -d -o baton -g baton -m 0750 /var/lib/baton
 
 WORKDIR /opt/baton
 
-# Root-owned and read-only for `baton`: the daemon writes nothing here.
+# Root-owned and read-only for `baton`: the daemon writes nothing here (its
+# only file is the state file of `cluster:`, in /var/lib/baton: mount a
+# volume there to keep the writer decisions across container restarts).
 COPY --from=build /opt/baton/package.json /opt/baton/package-lock.json ./
 COPY --from=build /opt/baton/node_modules ./node_modules
 COPY --from=build /opt/baton/packages ./packages

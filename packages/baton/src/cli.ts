@@ -6,9 +6,10 @@
  * `baton status` and `baton server` start in a fraction of the time.
  */
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
-import { createLineLogger, isLogLevel } from '@baton/core';
+import { createLineLogger, isLogLevel, parseDuration } from '@baton/core';
 import { adminClientFrom, type AdminClient, type AdminStateName } from './cli/admin-client.js';
 import { formatStatus } from './cli/status.js';
+import { formatWhy } from './cli/why.js';
 
 const defaultConfig = () => process.env.BATON_CONFIG ?? '/etc/baton/baton.yaml';
 
@@ -100,13 +101,15 @@ export function buildProgram(): Command {
     .description('VRRP state, VIPs, services, servers and connections of a running daemon')
     .option('--admin <url>', ADMIN_OPTION_HELP)
     .option('--json', "print the admin API's JSON as is")
+    .option('--why', 'also the reasons: adverts heard, master-down arithmetic, check counters, writer decisions')
     .exitOverride(usageExit)
-    .action(async (opts: { admin?: string; json?: boolean }) => {
+    .action(async (opts: { admin?: string; json?: boolean; why?: boolean }) => {
       const client = adminClient(opts.admin);
       if (!client) return;
-      const r = await client.status();
+      const r = await client.status({ why: opts.why === true });
       if (!r.ok) return fail(r.error.message);
-      process.stdout.write(opts.json ? `${JSON.stringify(r.value.raw, null, 2)}\n` : formatStatus(r.value.status));
+      if (opts.json) process.stdout.write(`${JSON.stringify(r.value.raw, null, 2)}\n`);
+      else process.stdout.write(formatStatus(r.value.status) + (opts.why ? formatWhy(r.value.status) : ''));
     });
 
   program
@@ -122,6 +125,53 @@ export function buildProgram(): Command {
       const r = await client.setServerState(ref.service, ref.server, action);
       if (!r.ok) return fail(r.error.message);
       process.stdout.write(`${r.value.service}/${r.value.server}: ${r.value.admin} (state ${r.value.state})\n`);
+    });
+
+  const writer = program.command('writer').description('the writer of a writer service');
+  writer
+    .command('switch')
+    .description('hand the writer over to another server: hold new clients, let sessions on the old writer finish, then name the new one on every node')
+    .argument('<SERVICE>', 'the writer service, e.g. write')
+    .option('--to <SERVER>', 'the new writer (default: the first other server that is up)')
+    .option('--drain <duration>', 'how long sessions on the old writer may finish before they are closed', '30s')
+    .option('--hold <duration>', 'how long new clients are held (paused, not refused) meanwhile; 0: they go to the new writer at once', '5s')
+    .option('--admin <url>', ADMIN_OPTION_HELP)
+    .exitOverride(usageExit)
+    .action(async (service: string, opts: { to?: string; drain: string; hold: string; admin?: string }) => {
+      for (const [what, name] of [['service', service], ['server', opts.to]] as const) {
+        if (name !== undefined && !NAME.test(name)) {
+          process.stderr.write(`error: ${what} name ${JSON.stringify(name)} is not valid (1-63 letters, digits, "_", "." or "-")\n`);
+          process.exitCode = EXIT_USAGE;
+          return;
+        }
+      }
+      const drain = parseDuration(opts.drain);
+      const hold = parseDuration(opts.hold);
+      if (!drain.ok || !hold.ok) {
+        process.stderr.write(`error: ${!drain.ok ? `--drain: ${drain.error}` : `--hold: ${(hold as { error: string }).error}`}\n`);
+        process.exitCode = EXIT_USAGE;
+        return;
+      }
+      const client = adminClient(opts.admin);
+      if (!client) return;
+      const r = await client.switchWriter(service, { ...(opts.to !== undefined ? { to: opts.to } : {}), drainMs: drain.ms, holdMs: hold.ms });
+      if (!r.ok) return fail(r.error.message);
+      process.stdout.write(`${service}: switching the writer ${r.value.from ?? 'none'} -> ${r.value.to} (drain ${opts.drain}, hold ${opts.hold})\n`);
+      // Follow it to the end: the daemon bounds it by drain and hold.
+      const until = Date.now() + drain.ms + hold.ms + 15_000;
+      while (Date.now() < until) {
+        await new Promise((res) => setTimeout(res, 200));
+        const st = await client.status();
+        if (!st.ok) continue;
+        const sw = st.value.status.services.find((s) => s.name === service)?.switch;
+        if (!sw || sw.running) continue;
+        if (sw.phase === 'done') {
+          process.stdout.write(`${service}: writer ${sw.to} (${sw.held} held client(s) released, ${sw.closed} session(s) on ${sw.from ?? 'none'} closed, ${sw.elapsed_s}s)\n`);
+          return;
+        }
+        return fail(`${service}: switch aborted: ${sw.error ?? 'unknown reason'}`);
+      }
+      fail(`${service}: the switch did not finish in time; see baton status`);
     });
 
   return program;

@@ -35,6 +35,21 @@ import { chooseWriter, type WriterCandidate } from './writer.js';
 
 export type AdminState = 'ready' | 'drain' | 'maint';
 
+/** A writer candidate as the control plane sees it: WriterCandidate plus whether its checks have given a verdict yet. */
+export interface ArbiterCandidate extends WriterCandidate {
+  pending: boolean;
+}
+
+/**
+ * Who names a writer service's writer when it is not this node alone (the
+ * cluster agreement): given this node's view of the servers, the writer
+ * this node names now. Without an arbiter the control plane uses
+ * chooseWriter() itself.
+ */
+export interface WriterArbiter {
+  writer(service: ServiceConfig, candidates: readonly ArbiterCandidate[], current: string | null): { writer: string | null; reason?: string };
+}
+
 export interface DataPlaneLink {
   setServerState(service: string, server: string, state: ServerState, reason: string): void;
   setWriter(service: string, server: string | null, reason: string): void;
@@ -86,6 +101,33 @@ export type ControlListener = (event: { service: string; server?: string; state?
 export class ControlPlane {
   private services = new Map<string, ServiceControl>();
   private readonly listeners = new Set<ControlListener>();
+  private arbiter: WriterArbiter | undefined;
+
+  /** Hands writer decisions to an arbiter (or back to chooseWriter with undefined). */
+  setArbiter(arbiter: WriterArbiter | undefined): void {
+    this.arbiter = arbiter;
+  }
+
+  /**
+   * An operator's switch without an arbiter: names `to` as the current
+   * writer and lets the usual rule confirm it (with failback false an up
+   * writer is kept). Returns whether `to` is the writer now.
+   */
+  switchWriter(service: string, to: string): boolean {
+    const svc = this.services.get(service);
+    if (!svc || svc.config.balance !== 'writer') return false;
+    this.decideWriter(svc, to, 'switch');
+    return svc.writer === to;
+  }
+
+  /** Re-decides the writer of one writer service, or of all; for an arbiter whose inputs changed. */
+  rethink(service?: string): void {
+    for (const svc of this.services.values()) {
+      if (svc.config.balance !== 'writer' || (service !== undefined && svc.config.name !== service)) continue;
+      this.decideWriter(svc, svc.writer, 'cluster');
+    }
+  }
+
 
   /** Subscribes to state and writer changes; returns the unsubscribe function. */
   subscribe(listener: ControlListener): () => void {
@@ -228,11 +270,18 @@ export class ControlPlane {
       svc.awaitingVerdicts = false;
     }
     const writerCfg = svc.config.writer ?? { pick: 'first' as const, failback: false, onChange: 'close' as const };
-    const candidates: WriterCandidate[] = svc.config.servers.map((cfg) => {
+    const candidates: ArbiterCandidate[] = svc.config.servers.map((cfg) => {
       const s = svc.servers.get(cfg.name)!;
-      return { name: cfg.name, up: s.effective === 'up', backup: cfg.backup, galeraIndex: s.galeraIndex };
+      return { name: cfg.name, up: s.effective === 'up', backup: cfg.backup, galeraIndex: s.galeraIndex, pending: !s.verdict };
     });
-    const writer = chooseWriter(writerCfg, candidates, current);
+    let writer: string | null;
+    if (this.arbiter) {
+      const decided = this.arbiter.writer(svc.config, candidates, current);
+      writer = decided.writer;
+      reason = decided.reason ?? reason;
+    } else {
+      writer = chooseWriter(writerCfg, candidates, current);
+    }
     if (writer === svc.writer && !resend) return;
     svc.writer = writer;
     if (writer !== current) this.logger.info('writer changed', { service: svc.config.name, from: current ?? 'none', to: writer ?? 'none', reason });

@@ -28,6 +28,8 @@ import type { PreparedReload, Subsystem } from './subsystem.js';
 import type { ApplyResult } from '@baton/proxy';
 import { HealthSubsystem } from './health/index.js';
 import { VrrpSubsystem } from './vrrp/index.js';
+import { ClusterSubsystem } from './cluster/subsystem.js';
+import { WriterSwitcher } from './cluster/switch.js';
 import { AdminSubsystem } from './admin/index.js';
 import { BatonMetrics } from './admin/metrics.js';
 import { LocalDataPlane, type DataPlaneHost } from './dataplane/host.js';
@@ -52,6 +54,7 @@ export class Daemon {
   readonly control: ControlPlane;
   readonly metrics: BatonMetrics;
   readonly admin: AdminSubsystem;
+  readonly cluster: ClusterSubsystem;
   private config: BatonConfig | undefined;
   private readonly logger: Logger;
   private stopping: Promise<void> | undefined;
@@ -74,22 +77,28 @@ export class Daemon {
     const context = { logger: this.logger, control: this.control };
     const vrrp = new VrrpSubsystem(context);
     this.vrrp = vrrp;
+    this.cluster = new ClusterSubsystem({ ...context, vrrp: () => vrrp.snapshot() });
     this.metrics = new BatonMetrics({
       config: () => this.config,
       control: this.control,
       counters: () => this.dataPlane.counters(),
       vrrp: () => vrrp.snapshot(),
+      cluster: () => (this.cluster.enabled ? this.cluster.counters : undefined),
     });
     const health = new HealthSubsystem(context, { onCheck: (service, server, result) => this.metrics.observeCheck(service, server, result.ms) });
+    // The cluster first (started before the data plane listens, see start()); stopped last of these.
     // VRRP after health: tracked services already have their first states; stopped first, so priority 0 goes out before the drain.
-    this.subsystems = [health, vrrp];
+    this.subsystems = [this.cluster, health, vrrp];
     this.admin = new AdminSubsystem({
       logger: this.logger,
       control: this.control,
       dataPlane: () => this.dataPlane,
       vrrp: () => vrrp.snapshot(),
       lastCheck: (service, server) => health.lastCheck(service, server),
+      healthView: (service, server) => health.healthView(service, server),
       metrics: this.metrics,
+      cluster: this.cluster,
+      switcher: new WriterSwitcher({ logger: this.logger, control: this.control, dataPlane: () => this.dataPlane, cluster: this.cluster, config: () => this.config }),
     });
   }
 
@@ -135,10 +144,15 @@ export class Daemon {
         : new LocalDataPlane(this.logger, config.engine);
     this.engine = config.engine;
     setEngineErrorHandler((err) => this.logger.warn('relay engine error', { error: describeError(err) }));
+    // The peers' writer decisions (or the state file's) are in before the write ports open.
+    this.cluster.configure(config);
+    await this.cluster.start(config);
+    this.started.push(this.cluster);
     await this.host.apply(config.services.map(toServiceSpec));
     this.config = config;
     this.control.setConfig(config);
     for (const sub of this.subsystems) {
+      if (sub === this.cluster) continue;
       await sub.start(config);
       this.started.push(sub);
     }
@@ -197,6 +211,7 @@ export class Daemon {
     }
     // Commit: nothing left to refuse for the reasons prepare checked.
     this.config = config;
+    this.cluster.configure(config);
     this.control.setConfig(config);
     const applied: Record<string, string> = {};
     const failed: string[] = [];

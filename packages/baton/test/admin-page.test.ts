@@ -35,7 +35,7 @@ test('nothing is fetched from another origin', () => {
   assert.doesNotMatch(page, /<link\b(?![^>]*rel="icon"[^>]*href="data:)/i, 'the only link is the empty data: favicon');
   const script = inlineScripts(page).join('\n');
   // Only the relative API paths, so the page also works behind a path prefix.
-  assert.deepEqual([...script.matchAll(/fetch\(\s*'([^']*)'/g)].map((m) => m[1]).sort(), ['api/services/', 'api/status']);
+  assert.deepEqual([...script.matchAll(/fetch\(\s*'([^']*)'/g)].map((m) => m[1]).sort(), ['api/services/', 'api/services/', 'api/status?why=1']);
 });
 
 test('the stable hooks are there: rows, buttons, VRRP blocks, loaded flag', () => {

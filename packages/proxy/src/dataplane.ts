@@ -11,7 +11,7 @@
  */
 import type { ServiceListener } from './engine/listener.js';
 import { BatonError, silentLogger, type Logger } from '@baton/core';
-import { Service, type RelayEngine } from './service.js';
+import { Service, type RelayEngine, type WriterSwitchOp } from './service.js';
 import type { ApplyResult, ServerState, ServiceCounters, ServiceSpec } from './types.js';
 
 export interface DataPlaneOptions {
@@ -117,6 +117,11 @@ export class DataPlane {
 
   setWriter(service: string, server: string | null, reason?: string): boolean {
     return this.services.get(service)?.setWriter(server, reason) ?? false;
+  }
+
+  /** One step of a planned writer switch on `service`; the number of clients or sessions it touched (0 for an unknown service). */
+  writerSwitch(service: string, step: WriterSwitchOp): number {
+    return this.services.get(service)?.writerSwitch(step) ?? 0;
   }
 
   counters(): ServiceCounters[] {

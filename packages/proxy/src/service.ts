@@ -9,6 +9,11 @@
  * - On a writer service with on_change=close, naming a new writer closes the
  *   old writer's sessions, so no client keeps writing to a former writer.
  * - update() never closes a session whose server is unchanged.
+ * - A held writer service (a planned writer switch) accepts new clients but
+ *   keeps their sockets paused in a FIFO, unread and unforwarded, until the
+ *   switch releases them (each then becomes a session, in arrival order, to
+ *   the writer of that moment) or aborts (they are closed). A held client
+ *   that hangs up leaves the queue.
  * - State and writer changes are decisions made elsewhere (health, the
  *   operator, the control plane), logged once there: applying one, in every
  *   worker, is a debug line here.
@@ -20,6 +25,7 @@ import { Pool, type PoolServer } from './pool.js';
 import { Session, type ClientSession, type SessionEvent, type SessionHost } from './relay.js';
 import { JsListener, NativeListener, type ServiceListener } from './engine/listener.js';
 import { NativeSession } from './engine/session.js';
+import { engine, trackSession } from './engine/addon.js';
 import type { ServerState, ServiceCounters, ServiceSpec } from './types.js';
 
 export interface ServiceOptions {
@@ -37,6 +43,26 @@ export interface ServiceOptions {
 export type RelayEngine = 'native' | 'js';
 
 const SERVER_ERROR_EVENTS = new Set<SessionEvent>(['connect-failed', 'connect-timeout', 'server-error']);
+/** More held clients than this are closed at once rather than queued (bounded memory). */
+export const MAX_HELD_CLIENTS = 10_000;
+
+/** Bytes a held client may send before it is closed. */
+const MAX_HELD_BYTES = 64 * 1024;
+
+/** A held client: a socket (JavaScript relay) or a session id of the native engine, not yet connected anywhere. */
+type HeldClient =
+  | { kind: 'js'; socket: net.Socket; chunks: Buffer[]; bytes: number }
+  | { kind: 'native'; id: number; address: string };
+
+/** A step of a planned writer switch, as the data plane applies it. */
+export type WriterSwitchOp =
+  | { op: 'hold' }
+  | { op: 'release' }
+  | { op: 'abort' }
+  /** Closes the sessions still open to `server` (the stragglers after the drain). */
+  | { op: 'close'; server: string }
+  /** Names the new writer without closing the old one's sessions (they drain). */
+  | { op: 'writer'; server: string };
 
 export class Service implements SessionHost {
   readonly name: string;
@@ -50,6 +76,8 @@ export class Service implements SessionHost {
   private readonly logLimit = new RateLimiter(5, 10_000);
   private accepted = 0;
   private refused = 0;
+  /** Clients accepted while held, oldest first; undefined when not held. */
+  private held: HeldClient[] | undefined;
 
   constructor(spec: ServiceSpec, options: ServiceOptions = {}) {
     this.name = spec.name;
@@ -107,7 +135,16 @@ export class Service implements SessionHost {
     if (server instanceof NativeListener) {
       server.start((id, address) => {
         this.accepted++;
-        new NativeSession(this, id, address);
+        const held = this.held;
+        if (!held) {
+          new NativeSession(this, id, address);
+          return;
+        }
+        if (held.length >= MAX_HELD_CLIENTS) {
+          engine().closeSession(id, 'too many held clients');
+          return;
+        }
+        this.holdNative(held, id, address);
       });
     } else if (server instanceof JsListener) {
       server.server.on('connection', (socket: net.Socket) => this.accept(socket));
@@ -134,7 +171,115 @@ export class Service implements SessionHost {
 
   private accept(socket: net.Socket): void {
     this.accepted++;
+    const held = this.held;
+    if (held) {
+      if (held.length >= MAX_HELD_CLIENTS) {
+        socket.destroy();
+        return;
+      }
+      this.holdSocket(held, socket);
+      return;
+    }
     new Session(this, socket);
+  }
+
+  /**
+   * Queues a client. It is read (so a hang-up is seen), but what it sends is
+   * only kept, up to MAX_HELD_BYTES, and given back to the socket on release.
+   * A client that ends or errors while held leaves the queue.
+   */
+  private holdSocket(held: HeldClient[], socket: net.Socket): void {
+    const entry: HeldClient = { kind: 'js', socket, chunks: [], bytes: 0 };
+    held.push(entry);
+    const leave = () => {
+      const i = held.indexOf(entry);
+      if (i >= 0) held.splice(i, 1);
+      socket.destroy();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      entry.bytes += chunk.length;
+      if (entry.bytes > MAX_HELD_BYTES) return leave();
+      entry.chunks.push(chunk);
+    });
+    socket.once('end', leave);
+    socket.once('error', leave);
+    socket.once('close', leave);
+    socket.resume();
+  }
+
+  /**
+   * Queues a native-engine client: the engine reads nothing from a client
+   * before it is told to connect, so holding is not connecting yet. If the
+   * engine reports the client gone meanwhile, it leaves the queue.
+   */
+  private holdNative(held: HeldClient[], id: number, address: string): void {
+    const entry: HeldClient = { kind: 'native', id, address };
+    held.push(entry);
+    trackSession(id, {
+      connected: () => {},
+      connectFailed: () => {},
+      exception: () => {},
+      closed: () => {
+        const i = held.indexOf(entry);
+        if (i >= 0) held.splice(i, 1);
+      },
+    });
+  }
+
+  /** Clients held now. */
+  get heldClients(): number {
+    return this.held?.length ?? 0;
+  }
+
+  /** Applies one step of a planned writer switch; returns the number of clients or sessions it touched. */
+  writerSwitch(step: WriterSwitchOp): number {
+    switch (step.op) {
+      case 'hold':
+        this.held ??= [];
+        return 0;
+      case 'release':
+      case 'abort': {
+        // A copy: closing a native entry reports it closed at once, which takes it out of the live queue.
+        const queue = [...(this.held ?? [])];
+        this.held = undefined;
+        let n = 0;
+        for (const entry of queue) {
+          if (entry.kind === 'native') {
+            n++;
+            if (step.op === 'abort') engine().closeSession(entry.id, 'writer switch aborted');
+            else new NativeSession(this, entry.id, entry.address);
+            continue;
+          }
+          const { socket, chunks } = entry;
+          if (socket.destroyed) continue;
+          for (const ev of ['data', 'end', 'error', 'close']) socket.removeAllListeners(ev);
+          n++;
+          if (step.op === 'abort') {
+            socket.destroy();
+            continue;
+          }
+          socket.pause();
+          // What the client sent while held goes first, in order.
+          for (let i = chunks.length - 1; i >= 0; i--) socket.unshift(chunks[i]!);
+          new Session(this, socket);
+        }
+        return n;
+      }
+      case 'close': {
+        const server = this.pool.get(step.server);
+        if (!server) return 0;
+        const n = server.sessions.size;
+        this.closeServerSessions(server, 'writer switch: drain time over');
+        return n;
+      }
+      case 'writer': {
+        if (this.pool.kind !== 'writer') return 0;
+        const next = this.pool.get(step.server);
+        if (!next) return 0;
+        (this.pool.balancer as unknown as WriterBalancer<PoolServer>).setWriter(next);
+        return 0;
+      }
+    }
   }
 
   // ---- SessionHost ----
@@ -261,6 +406,7 @@ export class Service implements SessionHost {
 
   /** Closes every session now (end of a shutdown grace period). */
   destroySessions(reason: string): number {
+    this.writerSwitch({ op: 'abort' });
     const n = this.sessions.size;
     for (const s of [...this.sessions]) s.close(reason);
     return n;
@@ -276,6 +422,7 @@ export class Service implements SessionHost {
       total: this.accepted,
       active: this.sessions.size,
       refused: this.refused,
+      held: this.heldClients,
       servers: this.pool.counters(),
     };
   }

@@ -77,6 +77,8 @@ export interface ServiceCounters {
   active: number;
   /** Clients refused because no server could take them. */
   refused: number;
+  /** Clients accepted and held (paused) by a writer switch now. */
+  held?: number;
   servers: ServerCounters[];
 }
 

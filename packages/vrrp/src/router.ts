@@ -48,6 +48,7 @@ import {
 import {
   effectivePriority,
   initialState,
+  skewTimeMs,
   step,
   type RouterState,
   type StateMachineConfig,
@@ -56,6 +57,20 @@ import {
   type VrrpTimer,
 } from './state-machine.js';
 import type { VrrpState } from './types.js';
+
+/** Adverts kept per source for `baton status --why`. */
+const HEARD_SOURCES_MAX = 8;
+
+/** Why the router is in its state: for `baton status --why`. Times are ages in ms at the moment it was taken. */
+export interface RouterWhy {
+  /** The last advert heard from each source, newest first. */
+  adverts: Array<{ from: string; priority: number; ageMs: number; count: number }>;
+  /** RFC 5798 §6.1: Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time. */
+  masterDown: { intervalMs: number; skewMs: number; totalMs: number; leftMs: number | null };
+  /** The reason of the last transition, and how long ago it was. */
+  reason: string;
+  sinceMs: number;
+}
 
 /** Gratuitous ARP timing while master (keepalived's garp_master_* settings). */
 export interface GarpConfig {
@@ -167,6 +182,11 @@ export class Router {
   private readonly garpTimers = new Set<TimerHandle>();
   private pendingVips: Promise<void> = Promise.resolve();
   private readonly queue: VrrpEvent[] = [];
+  /** Last accepted advert per source, for why(). */
+  private readonly heard = new Map<string, { priority: number; atMs: number; count: number }>();
+  /** When the armed master-down timer fires (clock ms), for why(). */
+  private masterDownDue: number | null = null;
+  private lastReason = { reason: 'not started', atMs: 0 };
   private running = false;
   private readonly unsubscribeTransport: (() => void) | undefined;
   /** Counts a successful send; one function for every advert. */
@@ -311,6 +331,10 @@ export class Router {
     }
     this.stats.advertReceived();
     const { srcAddr, advert, addressMismatch } = decoded.value;
+    const prev = this.heard.get(srcAddr);
+    this.heard.delete(srcAddr);
+    this.heard.set(srcAddr, { priority: advert.priority, atMs: this.clock.now(), count: (prev?.count ?? 0) + 1 });
+    if (this.heard.size > HEARD_SOURCES_MAX) this.heard.delete(this.heard.keys().next().value as string);
     if (addressMismatch) {
       // RFC 3768 §7.1, RFC 5798 §7.1: log (rate-limited) and carry on.
       this.stats.addressMismatch();
@@ -352,18 +376,21 @@ export class Router {
   private run(a: VrrpAction): void {
     switch (a.type) {
       case 'arm': {
+        if (a.timer === 'master-down') this.masterDownDue = this.clock.now() + a.afterMs;
         this.clock.clearTimeout(this.timers.get(a.timer));
         const timer = a.timer;
         this.timers.set(
           timer,
           this.clock.setTimeout(() => {
             this.timers.delete(timer);
+            if (timer === 'master-down') this.masterDownDue = null;
             this.dispatch({ type: 'timer', timer });
           }, a.afterMs),
         );
         return;
       }
       case 'cancel':
+        if (a.timer === 'master-down') this.masterDownDue = null;
         this.clock.clearTimeout(this.timers.get(a.timer));
         this.timers.delete(a.timer);
         return;
@@ -450,7 +477,22 @@ export class Router {
     });
   }
 
+  /** The adverts heard, the master-down arithmetic and the last transition's reason. */
+  why(): RouterWhy {
+    const now = this.clock.now();
+    const priority = this.effectivePriority;
+    const interval = this.s.masterAdverIntervalMs;
+    const skewMs = skewTimeMs(this.sm.version, priority, interval);
+    return {
+      adverts: [...this.heard.entries()].reverse().map(([from, h]) => ({ from, priority: h.priority, ageMs: now - h.atMs, count: h.count })),
+      masterDown: { intervalMs: interval, skewMs, totalMs: 3 * interval + skewMs, leftMs: this.masterDownDue === null ? null : Math.max(0, this.masterDownDue - now) },
+      reason: this.lastReason.reason,
+      sinceMs: now - this.lastReason.atMs,
+    };
+  }
+
   private onBecame(from: VrrpState, to: VrrpState, reason: string): void {
+    this.lastReason = { reason, atMs: this.clock.now() };
     if (from === 'master') this.cancelGarpTimers();
     if (to === 'master') {
       if (this.garpCfg.delayMs > 0) this.later(this.garpCfg.delayMs, () => this.garpBurst(this.garpCfg.repeat));

@@ -28,6 +28,8 @@ import { renderStatusPage } from './page.js';
 import { ApiError, createAdminServer, type AdminAction } from './server.js';
 import { buildStatus } from './status.js';
 import type { PreparedReload, ReloadFields, Subsystem } from '../subsystem.js';
+import type { ClusterSubsystem } from '../cluster/subsystem.js';
+import { SwitchError, type WriterSwitcher } from '../cluster/switch.js';
 
 export interface AdminSources {
   logger: Logger;
@@ -35,7 +37,13 @@ export interface AdminSources {
   dataPlane: () => DataPlaneHost;
   vrrp: () => readonly InstanceSnapshot[];
   lastCheck: (service: string, server: string) => CheckResult | undefined;
+  /** The health scheduler's counters, for `?why=1`. */
+  healthView?: (service: string, server: string) => { state: string; counter: number; rise: number; fall: number; checks: number; sinceMs: number } | undefined;
   metrics: BatonMetrics;
+  /** Writer agreement between nodes (absent in tests that build the admin alone). */
+  cluster?: ClusterSubsystem;
+  /** Planned writer handoffs (absent in tests that build the admin alone). */
+  switcher?: WriterSwitcher;
 }
 
 function resolveToken(env: string | undefined): string | undefined {
@@ -114,9 +122,10 @@ export class AdminSubsystem implements Subsystem {
       listenHost: at.host,
       handlers: {
         page: renderStatusPage,
-        status: () => this.status(),
+        status: (why) => this.status(why),
         metrics: () => this.sources.metrics.render(),
         setState: (service, server, action) => this.setState(service, server, action),
+        switchWriter: (req) => this.switchWriter(req),
       },
     });
     return new Promise((resolve, reject) => {
@@ -131,7 +140,7 @@ export class AdminSubsystem implements Subsystem {
     });
   }
 
-  private async status() {
+  private async status(why = false) {
     const config = this.config!;
     const dataPlane = this.sources.dataPlane();
     return buildStatus({
@@ -143,7 +152,24 @@ export class AdminSubsystem implements Subsystem {
       workers: dataPlane.workers,
       uptimeS: (performance.now() - this.startedAt) / 1000,
       tokenRequired: this.token !== undefined,
+      ...(why ? { why: { health: (svc: string, srv: string) => this.sources.healthView?.(svc, srv), nowMono: performance.now(), nowEpoch: Date.now() } } : {}),
+      switches: (service: string) => this.sources.switcher?.view(service),
+      cluster: this.sources.cluster?.enabled
+        ? { listen: config.cluster ? key(config.cluster.listen) : null, writers: this.sources.cluster.writerViews(), peers: this.sources.cluster.peerViews() }
+        : undefined,
     });
+  }
+
+  private switchWriter(req: { service: string; to?: string; drainMs: number; holdMs: number; by?: string }) {
+    const switcher = this.sources.switcher;
+    if (!switcher) throw new ApiError(404, 'not-found', 'writer switches are not available here');
+    try {
+      const v = switcher.start(req);
+      return { service: v.service, from: v.from, to: v.to, phase: v.phase, drain_ms: v.drainMs, hold_ms: v.holdMs };
+    } catch (err) {
+      if (err instanceof SwitchError) throw new ApiError(err.status, err.code, err.message);
+      throw err;
+    }
   }
 
   private setState(service: string, server: string, action: AdminAction) {

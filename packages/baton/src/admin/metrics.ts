@@ -27,6 +27,8 @@ export interface MetricsSources {
   control: ControlPlane;
   counters: () => Promise<ServiceCounters[]>;
   vrrp: () => readonly InstanceSnapshot[];
+  /** The cluster channel's counters; undefined without `cluster:`. */
+  cluster?: () => { sent: number; received: number; dropped: Record<string, number> } | undefined;
 }
 
 export class BatonMetrics {
@@ -210,6 +212,30 @@ export class BatonMetrics {
         for (const svc of self.sources.config()?.services ?? []) {
           if (svc.balance === 'writer') this.inc({ service: svc.name }, self.writerChanges.get(svc.name) ?? 0);
         }
+      },
+    });
+    new client.Counter({
+      name: 'baton_cluster_messages_dropped_total',
+      help: 'Cluster peer messages dropped, by reason (bad-mac: not signed with the shared secret).',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        const c = self.sources.cluster?.();
+        if (c) for (const [reason, n] of Object.entries(c.dropped)) this.inc({ reason }, n);
+      },
+    });
+    new client.Counter({
+      name: 'baton_cluster_messages_total',
+      help: 'Cluster peer messages sent and accepted.',
+      labelNames: ['direction'],
+      registers,
+      collect() {
+        this.reset();
+        const c = self.sources.cluster?.();
+        if (!c) return;
+        this.inc({ direction: 'sent' }, c.sent);
+        this.inc({ direction: 'received' }, c.received);
       },
     });
     sources.control.subscribe((event) => {

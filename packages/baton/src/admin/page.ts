@@ -131,7 +131,12 @@ function renderVrrp(v) {
       h('dt', null, 'Master'), h('dd', { class: 'mono' }, v.master || (v.state === 'master' ? 'this node' : '\\u2014')),
       h('dt', null, 'VIPs'), h('dd', { class: 'mono' }, (v.virtual_ips || []).join(', ') || '\\u2014'),
       v.interface ? [h('dt', null, 'Interface'), h('dd', null, v.interface + (v.router_id ? ' \\u00b7 router id ' + v.router_id : ''))] : null,
-      h('dt', null, 'Faults'), h('dd', { class: faults.length ? 'bad' : 'muted' }, faults.length ? faults.join('; ') : 'none')));
+      h('dt', null, 'Faults'), h('dd', { class: faults.length ? 'bad' : 'muted' }, faults.length ? faults.join('; ') : 'none'),
+      v.why ? [
+        h('dt', null, 'Why'), h('dd', { 'data-why': 'reason' }, v.why.reason + ' (' + duration(v.why.since_s) + ' ago)'),
+        h('dt', null, 'Adverts'), h('dd', { class: 'mono', 'data-why': 'adverts' }, (v.why.adverts || []).map((a) => a.from + ' prio ' + a.priority + ', ' + a.age_s.toFixed(2) + ' s ago').join('; ') || 'none heard'),
+        h('dt', null, 'Master down'), h('dd', { class: 'mono', 'data-why': 'master-down' }, v.why.master_down.arithmetic + (v.why.master_down.left_ms === null ? '' : ', ' + v.why.master_down.left_ms + ' ms left')),
+      ] : null));
 }
 
 function renderCheck(c) {
@@ -170,7 +175,10 @@ function renderService(svc) {
     h('div', { class: 'svc-head' }, h('h2', null, svc.name),
       h('p', { class: 'facts' }, fact('listen', svc.listen), fact('balance', svc.balance),
         svc.balance === 'writer' || svc.writer ? fact('writer', svc.writer || 'none') : null,
-        fact('connections', num(svc.active) + ' active / ' + num(svc.total) + ' total'))),
+        svc.decision && svc.decision.epoch !== null ? h('span', { 'data-why': 'decision' }, 'epoch ', h('b', null, String(svc.decision.epoch)), ' decided by ', h('b', null, svc.decision.decided_by || '?'), ' (' + (svc.decision.reason || '') + ')') : null,
+        fact('connections', num(svc.active) + ' active / ' + num(svc.total) + ' total'),
+        svc.switch && svc.switch.running ? h('span', { 'data-why': 'switch' }, 'switching ' + (svc.switch.from || 'none') + ' \u2192 ' + svc.switch.to + ' (' + svc.switch.phase + ', ' + svc.switch.elapsed_s + ' s)') : null,
+        svc.balance === 'writer' ? h('button', { type: 'button', 'data-switch': svc.name, disabled: !!(svc.switch && svc.switch.running) }, 'Switch writer') : null)),
     servers.length === 0 ? h('p', { class: 'empty' }, 'No servers.') :
       h('div', { class: 'scroll' }, h('table', null,
         h('thead', null, h('tr', null, COLUMNS.map(([t, c]) => h('th', { class: c || null, scope: 'col' }, t)))),
@@ -209,7 +217,7 @@ async function refresh() {
   clearTimeout(timer);
   let st = null;
   try {
-    const res = await fetch('api/status', { cache: 'no-store', headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(5000) });
+    const res = await fetch('api/status?why=1', { cache: 'no-store', headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(5000) });
     if (!res.ok) throw new Error('HTTP ' + res.status);
     st = await res.json();
   } catch (err) {
@@ -258,7 +266,34 @@ async function setState(service, server, state, button) {
   await refresh();
 }
 
+async function switchWriter(service, button) {
+  const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+  const token = $('token').value.trim();
+  if (token) headers.Authorization = 'Bearer ' + token;
+  button.disabled = true;
+  let res;
+  try {
+    res = await fetch('api/services/' + encodeURIComponent(service) + '/writer', { method: 'POST', headers, body: JSON.stringify({}), signal: AbortSignal.timeout(5000) });
+  } catch (err) {
+    button.disabled = false;
+    say('error', 'Could not switch the writer of ' + service + ': daemon unreachable.');
+    return;
+  }
+  let body = null;
+  try { body = await res.json(); } catch {}
+  if (res.ok) {
+    say('ok', service + ': switching the writer ' + ((body && body.from) || 'none') + ' \u2192 ' + ((body && body.to) || '?') + ' (drain 30 s, hold 5 s).');
+  } else {
+    const e = (body && body.error) || {};
+    say('error', 'Could not switch the writer of ' + service + ': ' + res.status + (e.code ? ' ' + e.code : '') + (e.message ? ' \u2014 ' + e.message : ''));
+    if (res.status === 401) { $('auth').hidden = false; $('token').focus(); }
+  }
+  await refresh();
+}
+
 document.addEventListener('click', (ev) => {
+  const sw = ev.target instanceof Element ? ev.target.closest('button[data-switch]') : null;
+  if (sw) { void switchWriter(sw.dataset.switch, sw); return; }
   const button = ev.target instanceof Element ? ev.target.closest('button[data-action]') : null;
   const row = button ? button.closest('tr[data-service][data-server]') : null;
   if (row) void setState(row.dataset.service, row.dataset.server, button.dataset.action, button);

@@ -58,10 +58,13 @@ export class ApiError extends Error {
 
 export interface AdminHandlers {
   page(): string;
-  status(): Promise<unknown>;
+  /** `why`: with the reasons behind each state (`?why=1`). */
+  status(why?: boolean): Promise<unknown>;
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Throws ApiError(404, ...) for an unknown service or server. */
   setState(service: string, server: string, action: AdminAction): unknown;
+  /** Starts a planned writer switch; throws ApiError for a request that cannot be carried out. */
+  switchWriter(req: { service: string; to?: string; drainMs: number; holdMs: number; by?: string }): unknown;
 }
 
 export interface AdminServerOptions {
@@ -189,6 +192,27 @@ function checkJson(req: http.IncomingMessage): void {
 }
 
 const STATE_PATH = /^\/api\/services\/([^/]+)\/servers\/([^/]+)\/state\/?$/;
+const WRITER_PATH = /^\/api\/services\/([^/]+)\/writer\/?$/;
+
+/** A JSON object body, or ApiError 400. */
+async function readObject(req: http.IncomingMessage, example: string): Promise<Record<string, unknown>> {
+  const text = await readBody(req);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw new ApiError(400, 'bad-json', `the body is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'bad-request', `the body must be a JSON object like ${example}`);
+  return body as Record<string, unknown>;
+}
+
+function msField(body: Record<string, unknown>, key: string, fallback: number): number {
+  const v = body[key];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ApiError(400, `bad-${key.replace('_ms', '')}`, `"${key}" must be a whole number of milliseconds >= 0; got ${JSON.stringify(v)}`);
+  return v;
+}
 
 async function route(req: http.IncomingMessage, res: http.ServerResponse, options: AdminServerOptions): Promise<void> {
   const { handlers } = options;
@@ -216,7 +240,32 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, option
   }
   if (path === '/api/status') {
     only('GET');
-    sendJson(res, 200, await handlers.status());
+    sendJson(res, 200, await handlers.status(url.searchParams.get('why') === '1'));
+    return;
+  }
+  const w = WRITER_PATH.exec(path);
+  if (w) {
+    only('POST');
+    checkSameOrigin(req, options.listenHost);
+    checkJson(req);
+    if (!authorized(req.headers.authorization, options.token())) {
+      throw new ApiError(401, 'unauthorized', 'this change needs "Authorization: Bearer <token>" with the admin token');
+    }
+    const service = segment(w[1]!);
+    const body = await readObject(req, '{"to": "db2", "drain_ms": 30000, "hold_ms": 5000}');
+    const unknown = Object.keys(body).filter((k) => !['to', 'drain_ms', 'hold_ms'].includes(k));
+    if (unknown.length > 0) throw new ApiError(400, 'bad-request', `unknown field(s) ${unknown.join(', ')}; expected to, drain_ms, hold_ms`);
+    if (body.to !== undefined && body.to !== null && typeof body.to !== 'string') throw new ApiError(400, 'bad-to', `"to" must be a server name or null; got ${JSON.stringify(body.to)}`);
+    const to = typeof body.to === 'string' ? body.to : undefined;
+    // The switch logs its own start (with `by`): one line for the event.
+    const result = handlers.switchWriter({
+      service,
+      ...(to !== undefined ? { to } : {}),
+      drainMs: msField(body, 'drain_ms', 30_000),
+      holdMs: msField(body, 'hold_ms', 5000),
+      by: req.socket.remoteAddress ?? '-',
+    });
+    sendJson(res, 202, result);
     return;
   }
   const m = STATE_PATH.exec(path);

@@ -33,6 +33,13 @@ export interface StatusVrrp {
   interface: string;
   router_id: number;
   faults: string[];
+  /** With `?why=1`. */
+  why?: {
+    adverts: Array<{ from: string; priority: number; age_s: number; count: number }>;
+    master_down: { interval_ms: number; skew_ms: number; total_ms: number; left_ms: number | null; arithmetic: string };
+    reason: string;
+    since_s: number;
+  } | null;
 }
 
 export interface StatusCheck {
@@ -55,6 +62,35 @@ export interface StatusServer {
   bytes_out: number;
   connect_errors: number;
   check: StatusCheck | null;
+  /** With `?why=1`. */
+  why?: {
+    last_check: { result: string; layer: string; ms: number } | null;
+    counter: { value: number; rise: number; fall: number; checks: number } | null;
+    since_s: number | null;
+    reason: string | null;
+  };
+}
+
+export interface StatusSwitch {
+  from: string | null;
+  to: string;
+  phase: 'holding' | 'draining' | 'done' | 'aborted';
+  drain_ms: number;
+  hold_ms: number;
+  running: boolean;
+  elapsed_s: number;
+  held: number;
+  closed: number;
+  error: string | null;
+}
+
+/** A writer service's decision, when the daemon keeps them (`cluster:` or `state_file:`). */
+export interface StatusDecision {
+  epoch: number | null;
+  decided_by: string | null;
+  reason: string | null;
+  role: 'decide' | 'adopt';
+  why: string;
 }
 
 export interface StatusService {
@@ -62,6 +98,9 @@ export interface StatusService {
   listen: string;
   balance: string;
   writer: string | null;
+  decision?: StatusDecision | null;
+  /** A planned writer switch running now or finished lately. */
+  switch?: StatusSwitch | null;
   active: number;
   total: number;
   servers: StatusServer[];
@@ -166,8 +205,8 @@ export class AdminClient {
   }
 
   /** `GET /api/status`, parsed; `raw` is the JSON as the daemon sent it, for `--json`. */
-  async status(): Promise<AdminResult<{ status: AdminStatus; raw: unknown }>> {
-    const r = await this.request('GET', 'api/status');
+  async status(options: { why?: boolean } = {}): Promise<AdminResult<{ status: AdminStatus; raw: unknown }>> {
+    const r = await this.request('GET', options.why ? 'api/status?why=1' : 'api/status');
     if (!r.ok) return r;
     const body = r.value;
     if (!isStatus(body)) {
@@ -186,6 +225,18 @@ export class AdminClient {
       return fail('bad-answer', `the answer from ${shown(this.base)}/${path} is not a server state (is --admin the admin API's address?)`);
     }
     return { ok: true, value: { service: body.service ?? service, server: body.server ?? server, admin: body.admin, state: body.state } };
+  }
+
+  /** `POST /api/services/SERVICE/writer`: starts a planned writer switch; the answer is the switch as started. */
+  async switchWriter(service: string, options: { to?: string; drainMs: number; holdMs: number }): Promise<AdminResult<{ from: string | null; to: string }>> {
+    const path = `api/services/${encodeURIComponent(service)}/writer`;
+    const r = await this.request('POST', path, { ...(options.to !== undefined ? { to: options.to } : {}), drain_ms: options.drainMs, hold_ms: options.holdMs });
+    if (!r.ok) return r;
+    const body = r.value as { from?: unknown; to?: unknown } | null;
+    if (!body || typeof body !== 'object' || typeof body.to !== 'string') {
+      return fail('bad-answer', `the answer from ${shown(this.base)}/${path} is not a writer switch (is --admin the admin API's address?)`);
+    }
+    return { ok: true, value: { from: typeof body.from === 'string' ? body.from : null, to: body.to } };
   }
 
   private async request(method: 'GET' | 'POST', path: string, json?: unknown): Promise<AdminResult<unknown>> {

@@ -68,6 +68,8 @@ function vrrpRow(v: StatusVrrp): string[] {
 function serviceLine(s: StatusService): string {
   const parts = [`service ${clean(s.name)}`, `listen ${clean(s.listen)}`, `balance ${clean(s.balance)}`];
   if (s.balance === 'writer' || s.writer) parts.push(`writer ${clean(s.writer ?? 'none')}`);
+  const sw = s.switch;
+  if (sw?.running) parts.push(`switching ${clean(sw.from ?? 'none')}->${clean(sw.to)} ${clean(sw.phase)} ${sw.elapsed_s}s`);
   parts.push(`active ${s.active ?? 0}`, `total ${s.total ?? 0}`);
   return parts.join('  ');
 }

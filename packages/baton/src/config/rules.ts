@@ -88,6 +88,18 @@ export function checkRules(raw: unknown, env: NodeJS.ProcessEnv): RuleResult {
   checkServices(services, adminListen, env, errors, warnings);
   if (root.engine === 'js') checkJsEngine(services, errors);
   checkVrrp(asList(root.vrrp).map(asMap), serviceNames, env, errors, warnings);
+  const cluster = asMap(root.cluster);
+  const secretEnv = asString(cluster.secret_env);
+  if (secretEnv !== undefined && !env[secretEnv]) {
+    warnings.push({ path: ['cluster', 'secret_env'], message: `${secretEnv} is not set in this environment; baton start refuses to run the cluster without its secret` });
+  }
+  const clusterListen = endpointOf(cluster.listen);
+  for (const [i, peer] of asList(cluster.peers).entries()) {
+    const p = endpointOf(peer);
+    if (p && clusterListen && p.host === clusterListen.host && p.port === clusterListen.port) {
+      errors.push({ path: ['cluster', 'peers', i], message: 'is this node\'s own cluster.listen; list the other nodes only' });
+    }
+  }
   return { errors, warnings };
 }
 

@@ -20,6 +20,7 @@ import { describeValue } from './messages.js';
 import type {
   AdminConfig,
   BatonConfig,
+  ClusterConfig,
   HealthConfig,
   ServerConfig,
   ServiceConfig,
@@ -27,6 +28,7 @@ import type {
   VrrpTrackScript,
   WriterConfig,
 } from './types.js';
+import { DEFAULT_STATE_FILE } from './types.js';
 
 /** Longest timer Node can arm (setTimeout clamps anything above 2^31-1 ms to 1 ms). */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -328,6 +330,17 @@ const adminSchema = z
   })
   .transform((a): AdminConfig => ({ listen: a.listen, ...(a.token_env !== undefined ? { tokenEnv: a.token_env } : {}) }));
 
+const clusterSchema = z
+  .strictObject({
+    listen: endpoint,
+    peers: z.array(endpoint).min(1, { error: 'must list at least one peer (host:port of another Baton node)' }),
+    secret_env: envName,
+    startup_wait: duration('zero').prefault('2s'),
+  })
+  .transform((c): ClusterConfig => ({ listen: c.listen, peers: c.peers, secretEnv: c.secret_env, startupWaitMs: c.startup_wait }));
+
+const stateFile = z.string().startsWith('/', { error: 'must be an absolute path, e.g. /var/lib/baton/state.json' });
+
 /**
  * The VRRP child process's scheduling (keepalived's vrrp_rt_priority and
  * vrrp_no_swap): SCHED_RR at this priority (0 = normal scheduling) and,
@@ -356,6 +369,8 @@ export const configSchema = z
     vrrp: z.array(vrrpSchema).default(() => []),
     vrrp_scheduling: vrrpSchedulingSchema.prefault({}),
     services: z.array(serviceSchema).default(() => []),
+    cluster: clusterSchema.optional(),
+    state_file: stateFile.optional(),
   })
   .transform(
     (c): BatonConfig => ({
@@ -368,5 +383,7 @@ export const configSchema = z
       vrrp: c.vrrp,
       vrrpScheduling: c.vrrp_scheduling,
       services: c.services,
+      ...(c.cluster ? { cluster: c.cluster } : {}),
+      ...(c.state_file !== undefined ? { stateFile: c.state_file } : c.cluster ? { stateFile: DEFAULT_STATE_FILE } : {}),
     }),
   );

@@ -121,6 +121,20 @@ export interface AdminConfig {
   tokenEnv?: string;
 }
 
+/** `cluster:`: the other Baton nodes this one agrees with on writers. */
+export interface ClusterConfig {
+  /** UDP address this node receives peer messages on. */
+  listen: HostPort;
+  peers: HostPort[];
+  /** Environment variable holding the shared HMAC secret. */
+  secretEnv: string;
+  /** How long a starting node waits for its peers' decisions before it decides alone. */
+  startupWaitMs: number;
+}
+
+/** Where `cluster:` keeps its decisions when `state_file` is not set. */
+export const DEFAULT_STATE_FILE = '/var/lib/baton/state.json';
+
 export interface BatonConfig {
   node: string;
   admin: AdminConfig;
@@ -135,6 +149,12 @@ export interface BatonConfig {
   /** The VRRP child's scheduling; absent = the defaults (SCHED_RR 10, memory not locked). */
   vrrpScheduling?: VrrpScheduling;
   services: ServiceConfig[];
+  cluster?: ClusterConfig;
+  /**
+   * Where writer decisions are kept across restarts: `state_file`, or
+   * DEFAULT_STATE_FILE when `cluster:` is set; none otherwise.
+   */
+  stateFile?: string;
 }
 
 /** `vrrp_scheduling:`: SCHED_RR priority of the VRRP child (0 = normal) and mlockall. */

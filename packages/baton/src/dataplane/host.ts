@@ -11,7 +11,7 @@
  * - counters() sums every process; counters never go backwards, even when a
  *   worker dies (what it reported last is kept).
  */
-import type { ApplyResult, ServerCounters, ServerState, ServiceCounters, ServiceSpec } from '@baton/proxy';
+import type { ApplyResult, ServerCounters, ServerState, ServiceCounters, ServiceSpec, WriterSwitchOp } from '@baton/proxy';
 import { DataPlane } from '@baton/proxy';
 import type { Logger, LogLevel } from '@baton/core';
 
@@ -21,6 +21,8 @@ export interface DataPlaneHost {
   apply(specs: readonly ServiceSpec[]): Promise<ApplyResult>;
   setServerState(service: string, server: string, state: ServerState, reason: string): void;
   setWriter(service: string, server: string | null, reason: string): void;
+  /** One step of a planned writer switch, in every process (ordered like the calls above). */
+  writerSwitch(service: string, step: WriterSwitchOp): void;
   /** The config's log_level, for the processes this host runs (ordered like the calls above). */
   setLogLevel(level: LogLevel): void;
   counters(): Promise<ServiceCounters[]>;
@@ -48,6 +50,10 @@ export class LocalDataPlane implements DataPlaneHost {
 
   setWriter(service: string, server: string | null, reason: string): void {
     this.dataPlane.setWriter(service, server, reason);
+  }
+
+  writerSwitch(service: string, step: WriterSwitchOp): void {
+    this.dataPlane.writerSwitch(service, step);
   }
 
   setLogLevel(level: LogLevel): void {
@@ -83,11 +89,12 @@ export function addCounters(into: Map<string, ServiceCounters>, from: readonly S
     let acc = into.get(svc.name);
     if (!acc && !live) continue;
     if (!acc) {
-      acc = { ...svc, total: 0, active: 0, refused: 0, servers: svc.servers.map(zeroed) };
+      acc = { ...svc, total: 0, active: 0, refused: 0, held: 0, servers: svc.servers.map(zeroed) };
       into.set(svc.name, acc);
     }
     acc.total += svc.total;
     acc.refused += svc.refused;
+    if (withActive) acc.held = (acc.held ?? 0) + (svc.held ?? 0);
     if (withActive) acc.active += svc.active;
     for (const s of svc.servers) {
       let a = acc.servers.find((x) => x.name === s.name);

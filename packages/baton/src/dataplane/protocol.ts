@@ -6,7 +6,7 @@
  * still binding holds back the state changes sent after it); every request
  * that expects an answer carries an `id` the answer repeats.
  */
-import type { ApplyResult, ServerState, ServiceCounters, ServiceSpec } from '@baton/proxy';
+import type { ApplyResult, ServerState, ServiceCounters, ServiceSpec, WriterSwitchOp } from '@baton/proxy';
 import type { LogLevel } from '@baton/core';
 
 export interface WorkerInit {
@@ -28,6 +28,8 @@ export type ToWorker =
   | { t: 'apply'; id: number; specs: ServiceSpec[]; slots: Record<string, number>; listeners: string[] }
   | { t: 'state'; service: string; server: string; state: ServerState; reason: string }
   | { t: 'writer'; service: string; server: string | null; reason: string }
+  /** A step of a planned writer switch. */
+  | { t: 'switch'; service: string; step: WriterSwitchOp }
   /** The config's log_level (start and reload). */
   | { t: 'log-level'; level: LogLevel }
   | { t: 'counters'; id: number }

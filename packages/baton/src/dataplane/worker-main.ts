@@ -101,6 +101,9 @@ async function handle(msg: ToWorker): Promise<void> {
     case 'writer':
       plane().setWriter(msg.service, msg.server, msg.reason);
       return;
+    case 'switch':
+      plane().writerSwitch(msg.service, msg.step);
+      return;
     case 'log-level':
       logger.setLevel(msg.level);
       return;

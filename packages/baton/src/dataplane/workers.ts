@@ -21,7 +21,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { BatonError, describeError, type Logger, type LogLevel } from '@baton/core';
-import type { ApplyResult, ServerState, ServiceCounters, ServiceSpec } from '@baton/proxy';
+import type { ApplyResult, ServerState, ServiceCounters, ServiceSpec, WriterSwitchOp } from '@baton/proxy';
 import { addCounters, type DataPlaneHost } from './host.js';
 import { SEQUENCE_BYTES, SEQUENCE_SLOTS, WORKER_ENTRY, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
 import { createSharedSequences } from './sequence.js';
@@ -204,6 +204,11 @@ export class WorkerPool implements DataPlaneHost {
   setWriter(service: string, server: string | null, reason: string): void {
     this.writers.set(service, server);
     this.broadcast({ t: 'writer', service, server, reason });
+  }
+
+  writerSwitch(service: string, step: WriterSwitchOp): void {
+    // Not remembered for restarted workers: a worker that starts mid-switch holds nothing and names the writer it is told.
+    this.broadcast({ t: 'switch', service, step });
   }
 
   async counters(): Promise<ServiceCounters[]> {

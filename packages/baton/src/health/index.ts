@@ -22,7 +22,7 @@
  *   checks follow); then it picks from what it has, and that is logged.
  */
 import { BatonError, realClock, type Logger, type TimerHandle } from '@baton/core';
-import { createProbe, HealthScheduler, type CheckResult } from '@baton/health';
+import { createProbe, HealthScheduler, type CheckResult, type ServerHealth } from '@baton/health';
 import type { BatonConfig, ServiceConfig } from '../config/types.js';
 import type { ControlPlane } from '../control-plane.js';
 import type { PreparedReload, ReloadFields, Subsystem, SubsystemContext } from '../subsystem.js';
@@ -70,6 +70,8 @@ export class HealthSubsystem implements Subsystem {
   private readonly control: ControlPlane;
   /** The last result per service and server, for the admin API. */
   private readonly last = new Map<string, CheckResult>();
+  /** The scheduler's view after the last result, for `baton status --why`. */
+  private readonly health = new Map<string, ServerHealth & { rise: number; fall: number }>();
   /** Per service: the timer that ends the first writer pick's wait for verdicts. */
   private readonly verdictWaits = new Map<string, TimerHandle>();
 
@@ -83,6 +85,11 @@ export class HealthSubsystem implements Subsystem {
 
   lastCheck(service: string, server: string): CheckResult | undefined {
     return this.last.get(`${service}\0${server}`);
+  }
+
+  /** The rise/fall counter and since when the state holds (sinceMs on performance.now()). */
+  healthView(service: string, server: string): (ServerHealth & { rise: number; fall: number }) | undefined {
+    return this.health.get(`${service}\0${server}`);
   }
 
   async start(config: BatonConfig): Promise<void> {
@@ -118,6 +125,7 @@ export class HealthSubsystem implements Subsystem {
         this.verdictWaits.delete(name);
         await running.scheduler.stop();
         for (const k of [...this.last.keys()]) if (k.startsWith(`${name}\0`)) this.last.delete(k);
+        for (const k of [...this.health.keys()]) if (k.startsWith(`${name}\0`)) this.health.delete(k);
       }
     }
     const started: string[] = [];
@@ -151,6 +159,7 @@ export class HealthSubsystem implements Subsystem {
       },
       onResult: (server, result, health) => {
         this.last.set(`${svc.name}\0${server}`, result);
+        this.health.set(`${svc.name}\0${server}`, { ...health, rise: h.rise, fall: h.fall });
         this.hooks.onCheck?.(svc.name, server, result);
         // A settled verdict. Galera indexes move when nodes join or leave without any up/down change.
         const settled = health.state === 'up' ? galera && result.ok : health.counter === 0;

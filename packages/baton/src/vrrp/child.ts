@@ -64,8 +64,10 @@ const host: InstanceHost = new InstanceHost(logger, () => {
   });
 });
 
-// Counters move with every advert; the daemon's view is refreshed on a slow beat.
-const snapshotTimer = setInterval(() => send({ t: 'snapshot', instances: host.snapshot() }), 1000);
+// Counters move with every advert; the daemon's view is refreshed on a beat
+// short enough for `baton status --why` to show a running master-down timer.
+const SNAPSHOT_MS = 200;
+const snapshotTimer = setInterval(() => send({ t: 'snapshot', instances: host.snapshot() }), SNAPSHOT_MS);
 snapshotTimer.unref();
 
 let exiting = false;

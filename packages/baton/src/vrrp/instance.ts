@@ -47,6 +47,7 @@ import {
   type Notifier,
   type RawTransport,
   type RouterConfig,
+  type RouterWhy,
   type ScriptNotifier,
   type StateChange,
   type TrackScript,
@@ -85,6 +86,8 @@ export interface InstanceSnapshot {
   virtualIps: string[];
   faults: string[];
   stats: InstanceCounters;
+  /** For `baton status --why`; ages are as of `takenAt` (epoch ms). */
+  why?: RouterWhy & { takenAt: number };
 }
 
 export function vipStrings(cfg: VrrpInstanceConfig): string[] {
@@ -377,6 +380,7 @@ export class VrrpInstance {
       virtualIps: vipStrings(this.config),
       faults: [...(r?.faults ?? [])],
       stats: this.stats.toJSON(),
+      ...(r ? { why: { ...r.why(), takenAt: Date.now() } } : {}),
     };
   }
 
