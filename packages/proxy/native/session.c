@@ -379,15 +379,26 @@ static void established(session_t *s) {
 
 // ---- events ---------------------------------------------------------------------
 
+/*
+ * The socket's own error. libuv reports EPOLLERR as UV_EBADF (and stops the
+ * handle), so a refused connect or a reset would otherwise read "EBADF":
+ * SO_ERROR holds the real cause. Returns 0 when the socket has none and
+ * libuv reported none either.
+ */
+static int socket_error(int fd, int status) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err == 0 && status < 0) err = -status;
+  return err;
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   side_t *sd = h->data;
   session_t *s = sd->s;
   session_ref(s);
   if (s->state == S_CONNECTING && sd == s->server) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (status < 0) err = -status;
-    else if (getsockopt(sd->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    int err = socket_error(sd->fd, status);
     if (err) connect_failed(s, false, errno_name(err));
     else established(s);
   } else if (s->state == S_RELAY) {
@@ -395,7 +406,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     dir_t *in = client ? &s->up : &s->down;
     dir_t *out = client ? &s->down : &s->up;
     if (status < 0) {
-      session_close(s, client ? "client-error" : "server-error", uv_err_name(status), false);
+      session_close(s, client ? "client-error" : "server-error", errno_name(socket_error(sd->fd, status)), false);
     } else {
       bool open = true;
       if (events & UV_WRITABLE) open = flush(s, out);

@@ -81,7 +81,8 @@ test('notify() returns at once; a slow script delays later ones but never reorde
     n.notify(change('backup'));
     n.notify(change('master'));
     const notifyMs = performance.now() - t0;
-    assert.ok(notifyMs < 20, `notify() took ${notifyMs.toFixed(1)} ms`);
+    // Well under the script's 300 ms: notify() does not wait for it (starting the process may take a few ms on a loaded machine).
+    assert.ok(notifyMs < 150, `notify() took ${notifyMs.toFixed(1)} ms`);
     assert.equal(n.pending, 2);
     await n.idle();
     assert.deepEqual(readFileSync(out, 'utf8').trim().split('\n'), ['BACKUP', 'MASTER']);
