@@ -1,12 +1,15 @@
 /**
  * The admin API and /metrics of a running daemon with `workers: 2`: bad
- * requests are refused with clear JSON errors and change nothing, counters
+ * requests are refused with clear JSON errors and change nothing, a change
+ * that a foreign web page could send (not JSON, another Origin, a cross-site
+ * fetch, a rebound DNS name) is refused even without a token, counters
  * summed over the workers are exact, promtool accepts the output, and the
  * health and writer series follow a backend's death.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import http from 'node:http';
 import net from 'node:net';
 import { requireCapability } from '@baton/core';
 import { startBaton } from './helpers/baton.js';
@@ -110,6 +113,86 @@ test('API: changes need the token; bad JSON, state, service or server are refuse
     // The page and the metrics stay open to GET.
     assert.equal((await api(base, '/')).status, 200);
     assert.equal((await api(base, '/metrics')).status, 200);
+  });
+});
+
+/** A POST with exactly these headers (node's fetch would not let a test choose Host), answered as { status, json }. */
+function rawPost(base: string, path: string, headers: Record<string, string>, body: string): Promise<{ status: number; json: any; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(base + path, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, timeout: 5000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        let json: any;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, json, text });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('API without a token: a change a foreign web page could send is refused (415/403) and changes nothing; same-origin and non-browser JSON changes work', async () => {
+  const adminPort = await freePort();
+  await withDaemon(`admin: { listen: 127.0.0.1:${adminPort} }`, {}, async ({ base }) => {
+    const before = await api(base, '/api/status');
+    assert.equal(before.json.auth.token_required, false);
+    const path = '/api/services/read/servers/s1/state';
+    const self = `127.0.0.1:${adminPort}`;
+    const drain = JSON.stringify({ state: 'drain' });
+    const json = { 'content-type': 'application/json' };
+    // The body of a text/plain form whose field name is `{"state":"drain","x":"` and value `"}`: valid JSON.
+    const formBody = '{"state":"drain","x":"="}\r\n';
+
+    const cases: Array<[string, Record<string, string>, string, number, string]> = [
+      ['text/plain body (a form or a no-cors fetch)', { 'content-type': 'text/plain;charset=UTF-8' }, formBody, 415, 'unsupported-media-type'],
+      ['urlencoded body', { 'content-type': 'application/x-www-form-urlencoded' }, 'state=drain', 415, 'unsupported-media-type'],
+      ['multipart body', { 'content-type': 'multipart/form-data; boundary=x' }, `--x\r\ncontent-disposition: form-data; name="state"\r\n\r\ndrain\r\n--x--\r\n`, 415, 'unsupported-media-type'],
+      ['no Content-Type', {}, drain, 415, 'unsupported-media-type'],
+      ['a JSON-looking type that is not JSON', { 'content-type': 'application/jsonx' }, drain, 415, 'unsupported-media-type'],
+      ['foreign Origin', { ...json, origin: 'http://evil.example' }, drain, 403, 'foreign-origin'],
+      ['Origin on another port of the same host', { ...json, origin: 'http://127.0.0.1:1' }, drain, 403, 'foreign-origin'],
+      ['opaque Origin (sandboxed frame, file:)', { ...json, origin: 'null' }, drain, 403, 'foreign-origin'],
+      ['foreign Origin with a text/plain body', { 'content-type': 'text/plain', origin: 'http://evil.example' }, formBody, 403, 'foreign-origin'],
+      ['Sec-Fetch-Site: cross-site', { ...json, 'sec-fetch-site': 'cross-site' }, drain, 403, 'cross-site'],
+      ['Sec-Fetch-Site: same-site (another port)', { ...json, 'sec-fetch-site': 'same-site' }, drain, 403, 'cross-site'],
+      ['same-origin Origin but Sec-Fetch-Site: cross-site', { ...json, origin: `http://${self}`, 'sec-fetch-site': 'cross-site' }, drain, 403, 'cross-site'],
+      // DNS rebinding: the attacker's name now resolves to 127.0.0.1; its page is same-origin to itself.
+      ['a rebound DNS name in Host, same-origin to itself', { ...json, host: `rebind.evil.example:${adminPort}`, origin: `http://rebind.evil.example:${adminPort}` }, drain, 403, 'foreign-host'],
+    ];
+    for (const [what, headers, body, status, code] of cases) {
+      const res = await rawPost(base, path, headers, body);
+      assert.equal(res.status, status, `${what}: ${res.text}`);
+      assert.equal(res.json?.error?.code, code, `${what}: ${res.text}`);
+      assert.ok(res.json.error.message.length > 10, `${what}: a message a person can read`);
+      const now = await api(base, '/api/status');
+      const s1 = now.json.services.find((s: any) => s.name === 'read').servers.find((x: any) => x.name === 's1');
+      assert.deepEqual([s1.admin, s1.state], ['ready', 'up'], `${what}: nothing changed`);
+    }
+
+    // Allowed: the listener's own origin (the status page), JSON without an Origin (curl, baton server).
+    const allowed: Array<[string, Record<string, string>, string]> = [
+      ['same-origin (the status page)', { ...json, origin: `http://${self}`, 'sec-fetch-site': 'same-origin' }, 'drain'],
+      ['no Origin, JSON (curl, baton server)', json, 'maint'],
+      ['JSON with a charset parameter', { 'content-type': 'Application/JSON; charset=utf-8' }, 'ready'],
+      ['same-origin on localhost', { ...json, host: `localhost:${adminPort}`, origin: `http://localhost:${adminPort}` }, 'drain'],
+      ['same-origin through a TLS proxy that keeps Host', { ...json, host: `127.0.0.1:${adminPort}`, origin: `https://127.0.0.1:${adminPort}` }, 'ready'],
+      ['a DNS name in Host without Origin (curl --admin by name)', { ...json, host: `baton1.mgmt.example:${adminPort}` }, 'maint'],
+    ];
+    for (const [what, headers, state] of allowed) {
+      const res = await rawPost(base, path, headers, JSON.stringify({ state }));
+      assert.equal(res.status, 200, `${what}: ${res.text}`);
+      const now = await api(base, '/api/status');
+      const s1 = now.json.services.find((s: any) => s.name === 'read').servers.find((x: any) => x.name === 's1');
+      assert.equal(s1.admin, state, what);
+    }
   });
 });
 

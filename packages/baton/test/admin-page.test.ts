@@ -53,6 +53,14 @@ test('the stable hooks are there: rows, buttons, VRRP blocks, loaded flag', () =
   assert.match(script, /'Authorization'|Authorization = 'Bearer '/);
 });
 
+test('a change is a same-origin JSON POST, the only kind the API accepts', () => {
+  const script = inlineScripts(page).join('\n');
+  // The API answers 415 to any other body type and 403 to another origin.
+  assert.match(script, /'Content-Type': 'application\/json'/);
+  assert.match(script, /method: 'POST', headers, body: JSON\.stringify\(\{ state \}\)/);
+  assert.doesNotMatch(script, /mode:\s*'no-cors'|credentials:\s*'include'/);
+});
+
 test('the inline script parses and keeps API data away from the HTML parser', () => {
   const scripts = inlineScripts(page);
   assert.equal(scripts.length, 1);

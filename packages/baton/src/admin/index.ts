@@ -103,6 +103,7 @@ export class AdminSubsystem implements Subsystem {
     const server = createAdminServer({
       logger: this.logger,
       token: () => this.token,
+      listenHost: at.host,
       handlers: {
         page: renderStatusPage,
         status: () => this.status(),

@@ -3,7 +3,9 @@
  * HTML document (inline CSS and vanilla JS, no external asset, works offline)
  * that polls the JSON API (`api/status`, relative so it also works behind a
  * path prefix) every 2 s and sets server states through
- * `POST api/services/S/servers/N/state`.
+ * `POST api/services/S/servers/N/state`. That POST is same-origin and sends
+ * `Content-Type: application/json`: the API refuses a change with any other
+ * body type or from any other origin (cross-site request forgery).
  *
  * Invariants:
  * - API data never reaches the HTML parser: the script builds elements with

@@ -1,11 +1,32 @@
 /**
- * The admin HTTP server: routing, the bearer token, JSON errors. What each
- * route returns comes from AdminHandlers, so this file holds only HTTP.
+ * The admin HTTP server: routing, the bearer token, the cross-site request
+ * checks, JSON errors. What each route returns comes from AdminHandlers, so
+ * this file holds only HTTP.
  *
  * Invariants:
  * - GETs are open (the listener is on loopback by default); every change
  *   (POST) needs `Authorization: Bearer <token>` when a token is set, and is
  *   checked before the body is even read.
+ * - A change is never accepted from another web page the operator has open
+ *   (cross-site request forgery), token or not. Checked before the token and
+ *   the body, in this order:
+ *   1. `Sec-Fetch-Site`, when present, must be `same-origin` (or `none`):
+ *      a page on another port of the same host is `same-site`, still foreign.
+ *   2. `Origin`, when present, must be the listener's own origin, i.e. the
+ *      authority the browser sent in `Host` (http or https, for a
+ *      TLS-terminating proxy that passes `Host` through). Browsers send
+ *      `Origin` on every POST; curl and `baton server` send none and pass.
+ *   3. With an `Origin` (so from a browser), `Host` must be an IP literal,
+ *      `localhost` or admin.listen's own host name: a page
+ *      on a name the attacker controls, re-pointed at 127.0.0.1 (DNS
+ *      rebinding), is same-origin to itself and would pass check 2.
+ *   4. `Content-Type` must be `application/json` (415 otherwise). A foreign
+ *      page can send only text/plain, urlencoded or multipart bodies without
+ *      a CORS preflight, and the preflight (OPTIONS) is never granted.
+ *   Every answer also forbids framing (X-Frame-Options, CSP frame-ancestors),
+ *   so no page can lay its own content over our buttons (clickjacking).
+ *   Reads stay open to any Host: `/metrics` is scraped by name, and what they
+ *   show is open to anyone who can reach the port anyway.
  * - Every error is JSON `{ "error": { "code", "message" } }` with a 4xx
  *   status, and a rejected request changes nothing.
  * - A handler that throws answers 500 and never takes the daemon down.
@@ -13,6 +34,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import { isIP } from 'node:net';
 import { describeError, type Logger } from '@baton/core';
 
 export type AdminAction = 'ready' | 'drain' | 'maint';
@@ -41,6 +63,8 @@ export interface AdminServerOptions {
   handlers: AdminHandlers;
   /** The current token, or undefined when changes need none. */
   token: () => string | undefined;
+  /** admin.listen's host as configured: a name there is a Host that browsers may use. */
+  listenHost: string;
   logger: Logger;
 }
 
@@ -53,8 +77,15 @@ function authorized(header: string | undefined, token: string | undefined): bool
   return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
 }
 
+/**
+ * On every answer: no other page may frame ours (a framed status page would
+ * let that page steer the operator's clicks onto its buttons), and no type
+ * sniffing of the JSON and text answers.
+ */
+const FRAMING = { 'x-frame-options': 'DENY', 'content-security-policy': "frame-ancestors 'none'", 'x-content-type-options': 'nosniff' };
+
 function send(res: http.ServerResponse, status: number, body: string, contentType: string, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...extra });
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...FRAMING, ...extra });
   res.end(body);
 }
 
@@ -94,6 +125,64 @@ function segment(s: string): string {
   }
 }
 
+/** A header's single value (Node joins or lists repeats; a repeated one is treated as foreign). */
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** `host[:port]` of an http(s) URL, normalized by WHATWG URL (lower case, default port dropped); undefined when unparsable. */
+function authority(scheme: string, hostPort: string): { host: string; hostname: string } | undefined {
+  try {
+    const u = new URL(`${scheme}//${hostPort}`);
+    if (u.username || u.password || u.pathname !== '/' || u.search || u.hash) return undefined;
+    return { host: u.host, hostname: u.hostname };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True for a Host name that no outside DNS can point at us: an IP literal,
+ * localhost, or admin.listen's own name. Not `*.localhost`: not every
+ * browser keeps those away from DNS.
+ */
+function trustedHostname(hostname: string, listenHost: string): boolean {
+  const name = hostname.replace(/\.$/, '').toLowerCase();
+  const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
+  if (isIP(bare) !== 0) return true;
+  if (name === 'localhost') return true;
+  return name === listenHost.replace(/\.$/, '').toLowerCase();
+}
+
+/** Throws the 403 for a change sent by a page of another origin (see the module's invariants). */
+function checkSameOrigin(req: http.IncomingMessage, listenHost: string): void {
+  const site = header(req, 'sec-fetch-site');
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+    throw new ApiError(403, 'cross-site', `Sec-Fetch-Site: ${site}: changes are refused from other web pages; use this listener's own status page, curl or baton server`);
+  }
+  const origin = header(req, 'origin');
+  if (origin === undefined) return;
+  const host = header(req, 'host') ?? '';
+  const m = /^(https?:)\/\/([^/]*)$/i.exec(origin);
+  const from = m ? authority(m[1]!.toLowerCase(), m[2]!) : undefined;
+  const self = m ? authority(m[1]!.toLowerCase(), host) : undefined;
+  if (from === undefined || self === undefined || from.host !== self.host) {
+    throw new ApiError(403, 'foreign-origin', `Origin ${origin} is not this listener (Host ${host || '-'}): changes are refused from other web pages`);
+  }
+  if (!trustedHostname(self.hostname, listenHost)) {
+    throw new ApiError(403, 'foreign-host', `Host ${host} is not an IP address, localhost or admin.listen's name: changes from a browser need one of those (a DNS name could be re-pointed at this listener)`);
+  }
+}
+
+function checkJson(req: http.IncomingMessage): void {
+  const type = header(req, 'content-type');
+  const essence = type?.split(';')[0]!.trim().toLowerCase();
+  if (essence !== 'application/json') {
+    throw new ApiError(415, 'unsupported-media-type', `a change needs "Content-Type: application/json"; got ${type === undefined ? 'none' : JSON.stringify(type)}`);
+  }
+}
+
 const STATE_PATH = /^\/api\/services\/([^/]+)\/servers\/([^/]+)\/state\/?$/;
 
 async function route(req: http.IncomingMessage, res: http.ServerResponse, options: AdminServerOptions): Promise<void> {
@@ -126,6 +215,8 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, option
   const m = STATE_PATH.exec(path);
   if (m) {
     only('POST');
+    checkSameOrigin(req, options.listenHost);
+    checkJson(req);
     if (!authorized(req.headers.authorization, options.token())) {
       throw new ApiError(401, 'unauthorized', 'this change needs "Authorization: Bearer <token>" with the admin token');
     }
@@ -165,7 +256,11 @@ export function createAdminServer(options: AdminServerOptions): http.Server {
         // A refused body is not read to its end: close rather than keep the connection alive.
         const headers: Record<string, string> = {};
         if (allow) headers.allow = allow;
-        if (err.status === 413 || err.status === 401) headers.connection = 'close';
+        if (err.status === 413 || err.status === 401 || err.status === 403 || err.status === 415) headers.connection = 'close';
+        if (err.status === 403) {
+          // A refused cross-site change means a web page the operator has open tried to change a server: worth a line.
+          options.logger.warn('admin change refused', { reason: err.code, path: req.url ?? '-', origin: header(req, 'origin') ?? '-', host: header(req, 'host') ?? '-', from: req.socket.remoteAddress ?? '-' });
+        }
         sendError(res, err, headers);
         return;
       }
