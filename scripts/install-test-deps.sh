@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite drives for real: MariaDB and a
 # Galera cluster for health checks, keepalived as a VRRP peer, tshark to decode
-# our packets, iproute2 for the network-namespace lab. Idempotent: does
+# our packets, iproute2 for the network-namespace lab, python3 to read the
+# systemd notify datagrams. Idempotent: does
 # nothing when everything is present. Needs root (apt-get); without root it
 # says what is missing and the tests that need it skip (outside CI) or fail
 # (CI=true).
@@ -19,6 +20,7 @@ declare -A need=(
   [ps]=procps
   [promtool]=prometheus
   [chromium]=chromium
+  [python3]=python3-minimal
 )
 missing=()
 for cmd in "${!need[@]}"; do
