@@ -1,8 +1,9 @@
 /**
  * Reload and shutdown of the real daemon: SIGHUP with 50 open sessions adds
  * a server and removes a service without touching the unchanged sessions; a
- * broken file on SIGHUP keeps the running config; SIGTERM lets sessions
- * finish up to shutdown_timeout and exits 0.
+ * broken file on SIGHUP keeps the running config; so does a file naming an
+ * unset health password_env or admin token_env, before any new service
+ * listens; SIGTERM lets sessions finish up to shutdown_timeout and exits 0.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -129,4 +130,44 @@ test('a SIGHUP that arrives while the daemon is still starting is applied once i
   await baton.waitForLog(/baton started/, 10_000);
   await baton.waitForLog(/config reloaded/, 10_000);
   assert.equal(await fetchName(a!), 's1');
+});
+
+test('SIGHUP naming an unset health password_env or admin token_env changes nothing and says why; made valid, it applies', { timeout: 30_000 }, async () => {
+  const backend = await nameBackend('s1');
+  cleanup.push(() => backend.close());
+  const [admin, a, b] = await freePorts(3);
+  const ports = { admin: admin!, a: a!, b: b! };
+  const baton = await startBaton(yaml(ports, [['s1', backend.port]], false));
+  cleanup.push(() => baton.stop());
+  const status = async () => {
+    const s = (await (await fetch(`${baton.adminUrl}/api/status`)).json()) as { services: { name: string; listen: string }[]; auth: unknown };
+    return { services: s.services.map((x) => [x.name, x.listen]), auth: s.auth };
+  };
+  const before = await status();
+  const withB = yaml(ports, [['s1', backend.port]], true);
+
+  const rejected = async (text: string, reason: RegExp) => {
+    baton.writeConfig(text);
+    const mark = baton.logs.length;
+    baton.signal('SIGHUP');
+    const line = await baton.waitForLog(/reload rejected|config reloaded/, 5000, mark);
+    assert.match(line, /ERROR reload rejected, running config kept/);
+    assert.match(line, reason);
+    await sleep(200);
+    assert.deepEqual(baton.logs.slice(mark).filter((l) => / ERROR /.test(l)), [line], 'one error line');
+    assert.equal(await refused(ports.b), true, 'the new service does not listen');
+    assert.deepEqual(await status(), before, '/api/status unchanged');
+  };
+
+  const health = '    health: { check: mysql, user: hcheck, password_env: BATON_TEST_UNSET_HC_PASSWORD }\n';
+  await rejected(withB + health, /health\.password_env BATON_TEST_UNSET_HC_PASSWORD is not set/);
+  const token = withB.replace(`admin: { listen: 127.0.0.1:${ports.admin} }`, `admin: { listen: 127.0.0.1:${ports.admin}, token_env: BATON_TEST_UNSET_TOKEN }`);
+  assert.notEqual(token, withB);
+  await rejected(token, /token_env BATON_TEST_UNSET_TOKEN is not set/);
+
+  baton.writeConfig(withB);
+  const mark = baton.logs.length;
+  baton.signal('SIGHUP');
+  assert.match(await baton.waitForLog(/reload rejected|config reloaded/, 5000, mark), /INFO config reloaded added=b /);
+  assert.equal(await fetchName(ports.b), 's1');
 });

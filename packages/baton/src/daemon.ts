@@ -3,8 +3,12 @@
  * worker processes) and the control plane, and handles the process's life
  * (reload on SIGHUP, graceful stop on SIGTERM/SIGINT).
  *
- * Reload is all or nothing: a file that does not validate, or a new listen
- * address that cannot be bound, is logged and the running config stays.
+ * Reload is all or nothing: every subsystem prepares first (secrets
+ * resolved, VRRP interfaces and addresses checked, new listeners bound)
+ * without changing anything, then the data plane applies (itself all or
+ * nothing), and only then is each subsystem committed. A file that does not
+ * validate, an unset secret, a missing interface or an address that cannot
+ * be bound is one error line, and the running config stays, whole.
  *
  * The admin subsystem starts last and stops last, after the data plane has
  * drained, so `baton status` answers during a graceful stop.
@@ -15,7 +19,8 @@ import { formatConfigIssue, loadConfigFile } from './config/index.js';
 import type { BatonConfig } from './config/types.js';
 import { ControlPlane } from './control-plane.js';
 import { toServiceSpec } from './specs.js';
-import type { Subsystem } from './subsystem.js';
+import type { PreparedReload, Subsystem } from './subsystem.js';
+import type { ApplyResult } from '@baton/proxy';
 import { HealthSubsystem } from './health/index.js';
 import { createSystemdNotifier, type SystemdNotifier } from './systemd/notify.js';
 import { VrrpSubsystem } from './vrrp/index.js';
@@ -151,22 +156,42 @@ export class Daemon {
     if (resolveWorkers(config.workers) !== this.dataPlane.workers) {
       this.logger.warn('workers change needs a restart; running with the current count', { workers: this.dataPlane.workers });
     }
+    // Prepare: everything that can refuse the new config, while nothing has changed yet.
+    const subsystems: Subsystem[] = [...this.started, ...(this.adminStarted ? [this.admin] : [])];
+    const prepared: { sub: Subsystem; reload: PreparedReload }[] = [];
+    let diff: ApplyResult;
     try {
-      const diff = await this.dataPlane.apply(config.services.map(toServiceSpec));
-      this.config = config;
-      this.control.setConfig(config);
-      for (const sub of this.started) await sub.reload(config);
-      if (this.adminStarted) await this.admin.reload(config);
-      this.logger.info('config reloaded', {
-        added: diff.added.join(',') || '-',
-        removed: diff.removed.join(',') || '-',
-        changed: diff.changed.join(',') || '-',
-      });
-      return true;
+      for (const sub of subsystems) prepared.push({ sub, reload: await sub.prepare(config) });
+      // Last of the checks and first of the changes: it binds every new listener or changes nothing.
+      diff = await this.dataPlane.apply(config.services.map(toServiceSpec));
     } catch (err) {
+      for (const p of prepared.reverse()) {
+        await p.reload.abort().catch((e: unknown) => this.logger.warn('reload abort failed', { subsystem: p.sub.name, error: describeError(e) }));
+      }
       this.logger.error('reload rejected, running config kept', { error: describeError(err) });
       return false;
     }
+    // Commit: nothing left to refuse for the reasons prepare checked.
+    this.config = config;
+    this.control.setConfig(config);
+    const applied: Record<string, string> = {};
+    const failed: string[] = [];
+    for (const p of prepared) {
+      try {
+        Object.assign(applied, await p.reload.commit());
+      } catch (err) {
+        failed.push(p.sub.name);
+        this.logger.error('reload: subsystem failed to apply the new config', { subsystem: p.sub.name, error: describeError(err) });
+      }
+    }
+    this.logger[failed.length > 0 ? 'warn' : 'info']('config reloaded', {
+      added: diff.added.join(',') || '-',
+      removed: diff.removed.join(',') || '-',
+      changed: diff.changed.join(',') || '-',
+      ...applied,
+      ...(failed.length > 0 ? { failed: failed.join(',') } : {}),
+    });
+    return failed.length === 0;
   }
 
   /** Stops accepting, lets sessions finish up to shutdown_timeout, then closes the rest. */

@@ -6,11 +6,18 @@
  *   yields either a value or a DropReason, which is also the metric label and
  *   the log key (`baton_vrrp_packets_dropped_total{reason}`).
  * - The receive checks follow RFC 3768 §7.1 / RFC 5798 §7.1, in this order:
- *   IP header, TTL, own packet, length, version, type, count/length,
- *   checksum, VRID, unicast source, authentication (v2), interval (v2),
- *   address list.
+ *   IP header, TTL (multicast only), own packet, length, version, type,
+ *   count/length, checksum, VRID, unicast source, authentication (v2),
+ *   interval (zero for both versions, mismatch for v2), address list.
+ * - An address list that differs from ours is not a drop (RFC 3768 §7.1 and
+ *   RFC 5798 §7.1 only say to log it): the advert is processed and flagged
+ *   `addressMismatch`, so a rolling config change that adds a VIP does not
+ *   make the nodes that differ deaf to each other (dual master). Only a
+ *   list with no address in common is dropped ('no-common-address'): that
+ *   is another cluster reusing our VRID, and a router that has none of our
+ *   addresses cannot conflict with us over any of them.
  * - Encoding is byte-exact with keepalived 2.2.7 (see test/codec.test.ts,
- *   checked against the captures in ../shared/vectors). It throws only for
+ *   checked against the keepalived captures in test/fixtures/vectors). It throws only for
  *   values no valid config can produce (a bug), never for received data.
  */
 import { BatonError } from '@baton/core';
@@ -82,12 +89,16 @@ export interface ReceiveChecks {
   authPass?: string;
   /** v2 only: the configured Adver Int in seconds; a different one is dropped (RFC 3768 §7.1). */
   advertIntervalS?: number;
-  /** Unicast mode: the only accepted sources. Absent or empty: any source. */
+  /**
+   * Unicast mode: the only accepted sources. Absent or empty: multicast
+   * mode, any source, and the TTL must be 255.
+   */
   unicastPeers?: readonly string[];
   /**
    * The configured virtual addresses (a "/prefix" is ignored). When given, an
-   * advert listing other addresses is dropped unless it comes from the
-   * address owner (priority 255) (RFC 3768 §7.1; RFC 5798 §7.1).
+   * advert listing other addresses is processed and flagged (RFC 3768 §7.1;
+   * RFC 5798 §7.1), unless it has none of them in common and does not come
+   * from the address owner (priority 255): then it is dropped.
    */
   virtualIps?: readonly string[];
   /** Our own primary address: a packet from it is our own, looped back. */
@@ -107,6 +118,11 @@ export interface ReceivedAdvert {
   dstAddr: string;
   ttl: number;
   advert: Advert;
+  /**
+   * The advert's address list is not exactly our virtualIps (the check was
+   * asked for). It is processed all the same; the receiver counts and logs it.
+   */
+  addressMismatch: boolean;
 }
 
 const fail = (error: DropReason): { ok: false; error: DropReason } => ({ ok: false, error });
@@ -122,11 +138,13 @@ function passwordBytes(authPass: string): Buffer {
   return out;
 }
 
-function sameAddressSet(received: readonly string[], configured: readonly string[]): boolean {
-  if (received.length !== configured.length) return false;
+/** How a received address list compares with the configured one. */
+function compareAddresses(received: readonly string[], configured: readonly string[]): 'same' | 'overlap' | 'disjoint' {
   const want = new Set(configured.map(stripPrefix));
-  if (want.size !== configured.length) return false;
-  return received.every((a) => want.has(a)) && new Set(received).size === received.length;
+  const common = received.filter((a) => want.has(a)).length;
+  if (common === 0) return 'disjoint';
+  const same = received.length === want.size && want.size === configured.length && new Set(received).size === received.length && common === received.length;
+  return same ? 'same' : 'overlap';
 }
 
 function checksumOk(bytes: Uint8Array, version: number, srcAddr?: string, dstAddr?: string): boolean {
@@ -177,16 +195,22 @@ export function decodeAdvert(bytes: Uint8Array, opts: DecodeAdvertOptions = {}):
     } else if (opts.version === 2 && authType !== AUTH_NONE) {
       return fail('bad-auth');
     }
+    // An interval of 0 would make Master_Down_Interval 0 (RFC 3768 §6.1): every backup would take over at once.
+    if (advertIntervalS === 0) return fail('bad-advert-interval');
     // RFC 3768 §7.1: a v2 advert whose Adver Int differs from ours MUST be discarded.
     if (opts.advertIntervalS !== undefined && advertIntervalS !== opts.advertIntervalS) return fail('interval-mismatch');
     advert = { version: 2, vrid, priority, advertIntervalS, authType, addresses };
   } else {
     // RFC 5798 §5.2.5-5.2.7: 4 reserved bits (ignored on receive), 12 bits of centiseconds.
     const maxAdvertIntervalCs = (((bytes[4] as number) << 8) | (bytes[5] as number)) & V3_ADVERT_INTERVAL_MASK;
+    // RFC 5798 §6.4.2: a backup adopts the master's interval; 0 would give a
+    // Master_Down_Interval of 0 (§6.1), so one such packet would make every
+    // backup take over at once. No valid sender uses it (§5.2.7: 1-4095 cs).
+    if (maxAdvertIntervalCs === 0) return fail('bad-advert-interval');
     advert = { version: 3, vrid, priority, maxAdvertIntervalCs, addresses };
   }
-  if (opts.virtualIps && priority !== PRIORITY_OWNER && !sameAddressSet(addresses, opts.virtualIps)) {
-    return fail('address-mismatch');
+  if (opts.virtualIps && priority !== PRIORITY_OWNER && compareAddresses(addresses, opts.virtualIps) === 'disjoint') {
+    return fail('no-common-address');
   }
   return { ok: true, value: advert };
 }
@@ -209,15 +233,20 @@ export function decodeIpPacket(bytes: Uint8Array, opts: ReceiveChecks = {}): Dec
   if (bytes[9] !== VRRP_IP_PROTOCOL) return fail('bad-ip-header');
   if (vrrpChecksum(bytes.subarray(0, ihlBytes)) !== 0) return fail('bad-ip-header');
   const ttl = bytes[8] as number;
-  // RFC 3768 §7.1, RFC 5798 §7.1: the TTL MUST be 255, so the packet cannot come from off-link.
-  if (ttl !== VRRP_TTL) return fail('bad-ttl');
+  // RFC 3768 §7.1, RFC 5798 §7.1: the TTL MUST be 255, so the packet cannot
+  // come from off-link. Unicast peers may sit behind a router (clouds route
+  // unicast VRRP), so there, as keepalived does, any TTL is accepted and the
+  // source must be a configured peer instead (checked in decodeAdvert).
+  const unicast = opts.unicastPeers !== undefined && opts.unicastPeers.length > 0;
+  if (!unicast && ttl !== VRRP_TTL) return fail('bad-ttl');
   const srcAddr = readIpv4(bytes, 12);
   const dstAddr = readIpv4(bytes, 16);
   if (opts.ownAddr !== undefined && srcAddr === opts.ownAddr) return fail('own-packet');
   const payload = bytes.subarray(ihlBytes, totalLength);
   const decoded = decodeAdvert(payload, { ...opts, srcAddr, dstAddr });
   if (!decoded.ok) return decoded;
-  return { ok: true, value: { srcAddr, dstAddr, ttl, advert: decoded.value } };
+  const addressMismatch = opts.virtualIps !== undefined && compareAddresses(decoded.value.addresses, opts.virtualIps) !== 'same';
+  return { ok: true, value: { srcAddr, dstAddr, ttl, advert: decoded.value, addressMismatch } };
 }
 
 /** The VRID of a raw IPv4 VRRP packet, to demultiplex one socket over several routers; undefined when it is not one. */

@@ -71,7 +71,7 @@ export const IPV4_HEADER_MIN_LEN = 20;
 /**
  * keepalived's default gratuitous ARP behaviour on becoming master
  * (vrrp_garp_master_repeat 5, vrrp_garp_master_delay 5 s), seen in the
- * captures in ../shared/vectors: 5 GARPs at the transition and 5 more 5 s later.
+ * captures in packages/vrrp/test/fixtures/vectors: 5 GARPs at the transition and 5 more 5 s later.
  */
 export const GARP_REPEAT_DEFAULT = 5;
 export const GARP_DELAY_MS_DEFAULT = 5000;

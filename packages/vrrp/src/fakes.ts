@@ -58,6 +58,7 @@ export class RecordingNotifier implements Notifier {
 export class CountingStats implements VrrpStats {
   sent = 0;
   received = 0;
+  addressMismatches = 0;
   readonly dropped = new Map<DropReason, number>();
   readonly transitions = new Map<VrrpState, number>();
   advertSent(): void {
@@ -68,6 +69,9 @@ export class CountingStats implements VrrpStats {
   }
   packetDropped(reason: DropReason): void {
     this.dropped.set(reason, (this.dropped.get(reason) ?? 0) + 1);
+  }
+  addressMismatch(): void {
+    this.addressMismatches++;
   }
   transition(to: VrrpState): void {
     this.transitions.set(to, (this.transitions.get(to) ?? 0) + 1);

@@ -56,7 +56,12 @@ export class MemoryLan {
   attach(addr: string, receive: (ipPacket: Buffer) => void): AdvertTransport {
     const port: Port = { addr, receive, silenced: false };
     this.ports.set(addr, port);
-    return { send: (payload, dstAddr) => this.send(port, payload, dstAddr) };
+    return {
+      send: (payload, dstAddr, done) => {
+        this.send(port, payload, dstAddr);
+        done?.(true);
+      },
+    };
   }
 
   /** Build a Router with recording fake ports, attached to this LAN. */

@@ -30,8 +30,28 @@ import type { DropReason, VrrpState } from './types.js';
  * multicast loop off.
  */
 export interface AdvertTransport {
-  /** Send one advert. Never throws; a failed send is the adapter's to log and count. */
-  send(payload: Buffer, dstAddr: string): void;
+  /**
+   * Send one advert. Never throws; a failed send is the adapter's to log.
+   * `done`, when given, is called exactly once (possibly synchronously):
+   * true once the kernel took the packet, false when it was not sent. The
+   * router counts an advert as sent only on true.
+   */
+  send(payload: Buffer, dstAddr: string, done?: (sent: boolean) => void): void;
+  /**
+   * Optional: tells when the transport can no longer send nor receive (its
+   * socket failed: `up` false) and when it can again (`up` true, after a
+   * reopen). A router subscribes at construction and holds its instance in
+   * FAULT (reason 'transport') while the transport is down, so a deaf node
+   * neither takes over as backup nor claims to advertise as master.
+   * Returns a function that unsubscribes.
+   */
+  onStatus?(listener: (status: TransportStatus) => void): () => void;
+}
+
+export interface TransportStatus {
+  up: boolean;
+  /** Why it went down, for the log. */
+  error?: string;
 }
 
 /**
@@ -112,6 +132,8 @@ export interface VrrpStats {
   advertSent(): void;
   advertReceived(): void;
   packetDropped(reason: DropReason): void;
+  /** A processed advert whose address list differs from ours (not a drop: it is also counted as received). */
+  addressMismatch(): void;
   transition(to: VrrpState): void;
 }
 
@@ -121,5 +143,6 @@ export const nullStats: VrrpStats = {
   advertSent() {},
   advertReceived() {},
   packetDropped() {},
+  addressMismatch() {},
   transition() {},
 };

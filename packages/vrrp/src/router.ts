@@ -11,6 +11,10 @@
  * - Nothing here throws at runtime: packet problems become drop reasons,
  *   port rejections are logged. Only the constructor throws, for bad config
  *   (BatonError code 'VRRP_CONFIG').
+ * - A transport that reports itself down holds the router in FAULT (reason
+ *   TRANSPORT_FAULT) until it reports itself up again: deciding that is the
+ *   state machine's fault/recover events, the reopening is the transport's.
+ *   An advert counts as sent only when the transport says it was.
  * - VIP changes are issued synchronously, in order; `settled()` waits for
  *   those issued so far. Gratuitous ARP is sent right after `add()` is issued
  *   (the netlink request is already on its way), as keepalived does.
@@ -31,7 +35,16 @@ import {
   type VrrpVersion,
 } from './constants.js';
 import { parseIpv4, stripPrefix } from './ipv4.js';
-import { nullNotifier, nullStats, type AdvertTransport, type GarpSender, type Notifier, type VipManager, type VrrpStats } from './ports.js';
+import {
+  nullNotifier,
+  nullStats,
+  type AdvertTransport,
+  type GarpSender,
+  type Notifier,
+  type TransportStatus,
+  type VipManager,
+  type VrrpStats,
+} from './ports.js';
 import {
   effectivePriority,
   initialState,
@@ -84,6 +97,9 @@ export interface RouterConfig {
   garp?: GarpConfig;
 }
 
+/** The fault reason while the advert transport is down (transition reason 'fault:transport'). */
+export const TRANSPORT_FAULT = 'transport';
+
 export interface RouterOptions {
   config: RouterConfig;
   clock: Clock;
@@ -128,7 +144,7 @@ function validate(c: RouterConfig): void {
 export class Router {
   readonly name: string;
   private readonly cfg: RouterConfig;
-  private readonly sm: StateMachineConfig;
+  private sm: StateMachineConfig;
   private readonly checks: ReceiveChecks;
   private readonly destinations: readonly string[];
   private readonly vipAddrs: string[];
@@ -140,7 +156,11 @@ export class Router {
   private readonly stats: VrrpStats;
   private readonly log: Logger;
   private readonly dropLog = new RateLimiter(5, 60_000);
-  private readonly garpCfg: Required<GarpConfig>;
+  /** One line per peer per minute: a differing address list repeats with every advert while a config change rolls out. */
+  private readonly mismatchLog = new RateLimiter(1, 60_000);
+  private garpCfg: Required<GarpConfig>;
+  /** Bumped when the GARP refresh period changes: a refresh chain of an older period stops. */
+  private refreshGen = 0;
 
   private s: RouterState;
   private readonly timers = new Map<VrrpTimer, TimerHandle>();
@@ -148,6 +168,11 @@ export class Router {
   private pendingVips: Promise<void> = Promise.resolve();
   private readonly queue: VrrpEvent[] = [];
   private running = false;
+  private readonly unsubscribeTransport: (() => void) | undefined;
+  /** Counts a successful send; one function for every advert. */
+  private readonly onSent = (sent: boolean): void => {
+    if (sent) this.stats.advertSent();
+  };
 
   constructor(options: RouterOptions) {
     const c = options.config;
@@ -189,6 +214,8 @@ export class Router {
     this.log = (options.logger ?? silentLogger).child({ instance: c.name });
     this.s = initialState(this.sm);
     if (c.authPass && Buffer.byteLength(c.authPass) > 8) this.log.warn('auth_pass longer than 8 bytes; only the first 8 are used');
+    // The transport logs its own failure and reopen; the router logs the state change.
+    this.unsubscribeTransport = this.transport.onStatus?.((st: TransportStatus) => this.setFault(TRANSPORT_FAULT, !st.up));
   }
 
   get state(): VrrpState {
@@ -225,6 +252,7 @@ export class Router {
    * (RFC 5798 §6.4.3). Resolves once the VIP removal has settled.
    */
   shutdown(): Promise<void> {
+    this.unsubscribeTransport?.();
     this.dispatch({ type: 'shutdown' });
     for (const t of this.timers.values()) this.clock.clearTimeout(t);
     this.timers.clear();
@@ -240,6 +268,28 @@ export class Router {
   /** Apply a tracking weight: the effective priority moves by `delta` (kept within 1-254). */
   adjustPriority(delta: number): void {
     this.dispatch({ type: 'priority-change', delta });
+  }
+
+  /**
+   * The settings a reload changes in place, as keepalived does: preempt mode,
+   * preempt delay and GARP timing. No advert, no transition: each takes
+   * effect the next time the router reads it. Throws BatonError
+   * 'VRRP_CONFIG' (and changes nothing) for a negative delay.
+   */
+  updateSettings(u: { preempt: boolean; preemptDelayMs: number; garp: GarpConfig }): void {
+    if (u.preemptDelayMs < 0 || !Number.isFinite(u.preemptDelayMs)) throw configError(this.name, 'preempt_delay must be >= 0');
+    this.sm = { ...this.sm, preempt: u.preempt, preemptDelayMs: u.preemptDelayMs };
+    const refreshBefore = this.garpCfg.refreshMs;
+    this.garpCfg = {
+      repeat: u.garp.repeat ?? GARP_REPEAT_DEFAULT,
+      intervalMs: u.garp.intervalMs ?? 0,
+      delayMs: u.garp.delayMs ?? GARP_DELAY_MS_DEFAULT,
+      refreshMs: u.garp.refreshMs ?? 0,
+    };
+    if (this.garpCfg.refreshMs !== refreshBefore) {
+      this.refreshGen++;
+      if (this.s.state === 'master' && this.garpCfg.refreshMs > 0) this.scheduleRefresh();
+    }
   }
 
   /** Resolves when every VIP add/remove issued so far has settled (never rejects). */
@@ -260,7 +310,20 @@ export class Router {
       return;
     }
     this.stats.advertReceived();
-    const { srcAddr, advert } = decoded.value;
+    const { srcAddr, advert, addressMismatch } = decoded.value;
+    if (addressMismatch) {
+      // RFC 3768 §7.1, RFC 5798 §7.1: log (rate-limited) and carry on.
+      this.stats.addressMismatch();
+      const suppressed = this.mismatchLog.admit(srcAddr, this.clock.now());
+      if (suppressed >= 0) {
+        this.log.warn('vrrp advert lists other virtual ips than ours; processed anyway', {
+          src: srcAddr,
+          theirs: advert.addresses.join(','),
+          ours: this.vipAddrs.join(','),
+          suppressed: suppressed || undefined,
+        });
+      }
+    }
     this.dispatch({ type: 'advert', from: srcAddr, priority: advert.priority, advertIntervalMs: advertIntervalMsOf(advert) });
   }
 
@@ -335,8 +398,7 @@ export class Router {
         ...(this.cfg.v3ChecksumAsV2 ? { v3ChecksumAsV2: true } : {}),
         ...(this.cfg.authPass ? { authPass: this.cfg.authPass } : {}),
       });
-      this.transport.send(payload, dstAddr);
-      this.stats.advertSent();
+      this.transport.send(payload, dstAddr, this.onSent);
     }
   }
 
@@ -380,7 +442,9 @@ export class Router {
   }
 
   private scheduleRefresh(): void {
+    const gen = this.refreshGen;
     this.later(this.garpCfg.refreshMs, () => {
+      if (gen !== this.refreshGen) return;
       this.garpBurst(1);
       this.scheduleRefresh();
     });

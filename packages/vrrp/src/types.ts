@@ -20,7 +20,7 @@ export type DropReason =
   | 'too-short'
   /** IPv4 header invalid: not version 4, IHL < 5, total length inconsistent, fragment, not protocol 112. */
   | 'bad-ip-header'
-  /** IP TTL is not 255 (RFC 3768 §7.1, RFC 5798 §7.1). */
+  /** Multicast mode: IP TTL is not 255 (RFC 3768 §7.1, RFC 5798 §7.1). Unicast accepts any TTL from a peer. */
   | 'bad-ttl'
   /** VRRP version is not the configured one (2 or 3). */
   | 'bad-version'
@@ -36,10 +36,16 @@ export type DropReason =
   | 'vrid-mismatch'
   /** v2 only: Adver Int differs from the configured one (RFC 3768 §7.1). */
   | 'interval-mismatch'
+  /** The advert interval is 0 (v3 Max Adver Int or v2 Adver Int): it would make Master_Down_Interval 0 (RFC 5798 §6.1). */
+  | 'bad-advert-interval'
   /** Unicast mode: the source is not a configured peer. */
   | 'unknown-source'
-  /** The advertised virtual addresses differ from the configured ones (RFC 3768 §7.1 MAY; RFC 5798 §7.1). */
-  | 'address-mismatch'
+  /**
+   * None of the advertised addresses is ours (and the sender is not the
+   * owner): another cluster on our VRID. A list that differs but shares an
+   * address is not a drop; it is processed and counted apart.
+   */
+  | 'no-common-address'
   /** Our own advert looped back (source is our primary address). */
   | 'own-packet';
 
@@ -54,7 +60,8 @@ export const DROP_REASONS: readonly DropReason[] = [
   'bad-auth',
   'vrid-mismatch',
   'interval-mismatch',
+  'bad-advert-interval',
   'unknown-source',
-  'address-mismatch',
+  'no-common-address',
   'own-packet',
 ];

@@ -182,6 +182,25 @@ function v2Packet(edit: (a: Advert & { version: 2 }) => void, opts: { src?: stri
   return encodeIpPacket(payload, { srcAddr: src, dstAddr: GROUP, ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}) });
 }
 
+/** A v3 packet from LB1 (to the group unless `dst`), checksummed with the pseudo-header. */
+function v3Packet(over: Partial<Advert & { version: 3 }>, opts: { src?: string; dst?: string; ttl?: number } = {}): Buffer {
+  const advert: Advert = { version: 3, vrid: 51, priority: 150, maxAdvertIntervalCs: 100, addresses: [VIP], ...over };
+  const src = opts.src ?? LB1;
+  const dst = opts.dst ?? GROUP;
+  return encodeIpPacket(encodeAdvert(advert, { srcAddr: src, dstAddr: dst }), { srcAddr: src, dstAddr: dst, ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}) });
+}
+
+/** Edit the VRRP payload of a v3 packet and fix its pseudo-header checksum again. */
+function patchV3(ip: Buffer, edit: (vrrp: Buffer) => void): Buffer {
+  const out = Buffer.from(ip);
+  const vrrp = out.subarray(20);
+  edit(vrrp);
+  vrrp.writeUInt16BE(0, 6);
+  const pseudo = Buffer.concat([out.subarray(12, 20), Buffer.from([0, 112, 0, vrrp.length])]);
+  vrrp.writeUInt16BE(internetChecksum(Buffer.concat([pseudo, vrrp])), 6);
+  return out;
+}
+
 /** Edit the VRRP payload bytes of a packet and fix the v2 checksum again. */
 function patchPayload(ip: Buffer, edit: (vrrp: Buffer) => void, fixChecksum = true): Buffer {
   const out = Buffer.from(ip);
@@ -231,8 +250,14 @@ const drops: Array<[string, Buffer, ReceiveChecks, string]> = [
   ['auth: wrong password', v2Packet(() => {}, { authPass: 'secreT' }), { ...CHECKS_V2, authPass: 'secret' }, 'bad-auth'],
   ['auth: password sent, none expected', v2Packet(() => {}, { authPass: 'secret' }), CHECKS_V2, 'bad-auth'],
   ['v2 interval 2 s, ours 1 s', v2Packet((a) => (a.advertIntervalS = 2)), CHECKS_V2, 'interval-mismatch'],
-  ['other virtual address', v2Packet((a) => (a.addresses = ['10.203.0.101'])), CHECKS_V2, 'address-mismatch'],
-  ['an extra virtual address', v2Packet((a) => (a.addresses = [VIP, '10.203.0.101'])), CHECKS_V2, 'address-mismatch'],
+  ['none of our virtual addresses (another cluster on our VRID)', v2Packet((a) => (a.addresses = ['10.203.0.101'])), CHECKS_V2, 'no-common-address'],
+  ['v3: none of our virtual addresses', v3Packet({ addresses: ['10.203.0.101', '10.203.0.102'] }), CHECKS_V3, 'no-common-address'],
+  ['v3 Max Adver Int 0', v3Packet({ maxAdvertIntervalCs: 0 }), CHECKS_V3, 'bad-advert-interval'],
+  ['v3 Max Adver Int 0 with reserved bits set', patchV3(v3Packet({ maxAdvertIntervalCs: 0 }), (v) => (v[4] = 0xf0)), CHECKS_V3, 'bad-advert-interval'],
+  ['v2 Adver Int 0', v2Packet((a) => (a.advertIntervalS = 0)), CHECKS_V2, 'bad-advert-interval'],
+  ['v2 Adver Int 0, no interval configured', v2Packet((a) => (a.advertIntervalS = 0)), { version: 2 }, 'bad-advert-interval'],
+  ['unicast: TTL 64 from a non-peer', v3Packet({}, { src: '10.203.0.13', dst: LB2, ttl: 64 }), { ...CHECKS_V3, unicastPeers: [LB1] }, 'unknown-source'],
+  ['multicast mode: TTL 64 from a known router', v3Packet({}, { ttl: 64 }), CHECKS_V3, 'bad-ttl'],
 ];
 
 for (const [name, bytes, checks, reason] of drops) {
@@ -241,11 +266,58 @@ for (const [name, bytes, checks, reason] of drops) {
   });
 }
 
+test('unicast: a peer behind a router (TTL < 255) is accepted; multicast keeps the TTL 255 rule', () => {
+  const unicast: ReceiveChecks = { ...CHECKS_V3, unicastPeers: [LB1] };
+  for (const ttl of [254, 64, 1]) {
+    const r = decodeIpPacket(v3Packet({}, { dst: LB2, ttl }), unicast);
+    assert.ok(r.ok, `ttl ${ttl}: ${r.ok ? '' : r.error}`);
+    assert.equal(r.value.ttl, ttl);
+    assert.equal(r.value.srcAddr, LB1);
+    // the same packet in multicast mode is off-link
+    assert.deepEqual(decodeIpPacket(v3Packet({}, { dst: LB2, ttl }), CHECKS_V3), { ok: false, error: 'bad-ttl' });
+  }
+  // v2 too
+  const v2Unicast = encodeIpPacket(GOOD_V2.subarray(20), { srcAddr: LB1, dstAddr: GROUP, ttl: 60 });
+  assert.ok(decodeIpPacket(v2Unicast, { ...CHECKS_V2, unicastPeers: [LB1] }).ok);
+  assert.deepEqual(decodeIpPacket(v2Unicast, { ...CHECKS_V2, unicastPeers: ['10.203.0.13'] }), { ok: false, error: 'unknown-source' });
+});
+
+test('address list that differs but shares an address: processed and flagged, v2 and v3 (RFC 3768 §7.1, RFC 5798 §7.1)', () => {
+  const VIP2 = '10.203.0.101';
+  const cases: Array<[string, Buffer, ReceiveChecks]> = [
+    ['v3, an extra address', v3Packet({ addresses: [VIP, VIP2] }), CHECKS_V3],
+    ['v3, one missing', v3Packet({ addresses: [VIP] }), { ...CHECKS_V3, virtualIps: [VIP, VIP2] }],
+    ['v3, the same address twice', v3Packet({ addresses: [VIP, VIP] }), CHECKS_V3],
+    ['v2, an extra address', v2Packet((a) => (a.addresses = [VIP, VIP2])), CHECKS_V2],
+    ['v2, one missing', v2Packet(() => {}), { ...CHECKS_V2, virtualIps: [VIP, VIP2] }],
+  ];
+  for (const [name, bytes, checks] of cases) {
+    const r = decodeIpPacket(bytes, checks);
+    assert.ok(r.ok, `${name}: ${r.ok ? '' : r.error}`);
+    assert.equal(r.value.addressMismatch, true, name);
+  }
+  // the same list, in another order, is no mismatch
+  const reordered = decodeIpPacket(v3Packet({ addresses: [VIP2, VIP] }), { ...CHECKS_V3, virtualIps: [VIP + '/24', VIP2 + '/24'] });
+  assert.ok(reordered.ok);
+  assert.equal(reordered.value.addressMismatch, false);
+  const same = decodeIpPacket(GOOD_V3, CHECKS_V3);
+  assert.ok(same.ok);
+  assert.equal(same.value.addressMismatch, false);
+  // no check asked for: never a mismatch
+  const unchecked = decodeIpPacket(v3Packet({ addresses: [VIP2] }), {});
+  assert.ok(unchecked.ok);
+  assert.equal(unchecked.value.addressMismatch, false);
+});
+
 test('accepted: v3 adverts with another interval (backups adopt it), and the owner with other addresses', () => {
   const payload = encodeAdvert({ version: 3, vrid: 51, priority: 150, maxAdvertIntervalCs: 300, addresses: [VIP] }, { srcAddr: LB1, dstAddr: GROUP });
   assert.ok(decodeIpPacket(encodeIpPacket(payload, { srcAddr: LB1, dstAddr: GROUP }), CHECKS_V3).ok);
-  // RFC 3768 §7.1: an address mismatch is dropped unless the sender is the owner (255)
-  assert.ok(decodeIpPacket(v2Packet((a) => ((a.priority = 255), (a.addresses = ['10.203.0.101']))), CHECKS_V2).ok);
+  // the owner (255) is heard even with none of our addresses, and flagged
+  const owner = decodeIpPacket(v2Packet((a) => ((a.priority = 255), (a.addresses = ['10.203.0.101']))), CHECKS_V2);
+  assert.ok(owner.ok);
+  assert.equal(owner.value.addressMismatch, true);
+  // the smallest valid interval, 1 cs
+  assert.ok(decodeIpPacket(v3Packet({ maxAdvertIntervalCs: 1 }), CHECKS_V3).ok);
   // v3 reserved bits are ignored
   const rsvd = patchPayload(GOOD_V3, (v) => (v[4] = 0xf0), false);
   const fixed = Buffer.from(rsvd);

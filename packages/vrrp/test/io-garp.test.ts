@@ -1,34 +1,20 @@
 /**
  * The gratuitous ARP frame against keepalived's own, captured in
- * ../shared/vectors: every field equal, only the MAC (random per veth) and
+ * test/fixtures/vectors: every field equal, only the MAC (random per veth) and
  * so the sender hardware address are taken from the capture.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildGarpFrame, GARP_FRAME_BYTES, parseMac } from '../src/io/garp.js';
+import { readPcap, VECTORS_DIR, V2_CAPTURE, V3_CAPTURE } from './pcap.js';
 
-// dist/test/io-garp.test.js -> repository root -> ../shared/vectors
-const vectors = join(fileURLToPath(import.meta.url), '..', '..', '..', '..', '..', '..', 'shared', 'vectors');
+const arpFrames = (file: string) =>
+  readPcap(join(VECTORS_DIR, file))
+    .map((f) => f.data)
+    .filter((f) => f.readUInt16BE(12) === 0x0806);
 
-/** Frames of a classic little-endian pcap file (24-byte header, 16-byte record headers). */
-function readPcap(path: string): Buffer[] {
-  const buf = readFileSync(path);
-  assert.equal(buf.readUInt32LE(0), 0xa1b2c3d4, 'little-endian microsecond pcap');
-  const frames: Buffer[] = [];
-  for (let off = 24; off + 16 <= buf.length; ) {
-    const caplen = buf.readUInt32LE(off + 8);
-    frames.push(buf.subarray(off + 16, off + 16 + caplen));
-    off += 16 + caplen;
-  }
-  return frames;
-}
-
-const arpFrames = (file: string) => readPcap(join(vectors, file)).filter((f) => f.readUInt16BE(12) === 0x0806);
-
-for (const file of ['keepalived-vrrpv2-advint1.pcap', 'keepalived-vrrpv3-advint0.1.pcap']) {
+for (const file of [V2_CAPTURE, V3_CAPTURE]) {
   test(`GARP frame matches keepalived's field by field (${file})`, () => {
     const captured = arpFrames(file);
     assert.ok(captured.length >= 10, 'both nodes sent GARP bursts');

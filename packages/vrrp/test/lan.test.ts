@@ -256,3 +256,20 @@ test('a node with the wrong password is not heard, and counts the drops', () => 
   assert.ok((t.c.stats.dropped.get('bad-auth') ?? 0) > 0);
   assert.ok((t.a.stats.dropped.get('bad-auth') ?? 0) > 0);
 });
+
+test('rolling config change that adds a VIP: while A and B differ there is still one master', () => {
+  const VIP2 = '10.0.0.101/24';
+  // B already runs the new config (an extra VIP); A and C still run the old one.
+  const t = lan3({ b: { virtualIps: ['10.0.0.100/24', VIP2] } });
+  startAll(t.nodes);
+  t.clock.advance(MDI(150) + 20_000);
+  assert.deepEqual(masters(t.nodes), [A]);
+  assert.deepEqual(states(t.nodes), ['master', 'backup', 'backup']);
+  assert.ok(t.b.stats.addressMismatches > 15, 'B counts every advert from A');
+  assert.equal(t.b.stats.dropped.size, 0);
+  // A fails: B (the next priority) takes over, and C, with the old list, follows B
+  t.lan.setSilenced(A, true);
+  t.clock.advance(MDI(100) + 10_000);
+  assert.deepEqual(states(t.nodes).slice(1), ['master', 'backup']);
+  assert.ok(t.c.stats.addressMismatches > 5, 'C hears B despite the extra VIP');
+});

@@ -1,13 +1,17 @@
 /**
  * Test helper: a tiny reader for classic pcap files (the keepalived captures
- * in ../shared/vectors), Ethernet link type only. Returns frames numbered
+ * in packages/vrrp/test/fixtures/vectors), Ethernet link type only. Returns frames numbered
  * from 1, as tshark numbers them.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** ../shared/vectors beside the repo, from packages/vrrp/dist/test; BATON_VECTORS overrides. */
-export const VECTORS_DIR = process.env.BATON_VECTORS ?? fileURLToPath(new URL('../../../../../shared/vectors/', import.meta.url));
+/**
+ * The captures, read from the source tree: this module runs compiled as
+ * packages/vrrp/dist/test/pcap.js, and tsc does not copy fixtures to dist,
+ * so the path climbs out of dist/test into test/fixtures/vectors.
+ */
+export const VECTORS_DIR = fileURLToPath(new URL('../../test/fixtures/vectors/', import.meta.url));
 
 export interface PcapFrame {
   /** 1-based, as tshark numbers frames. */

@@ -13,6 +13,7 @@ import {
   RecordingNotifier,
   RecordingVipManager,
   decodeAdvert,
+  internetChecksum,
   encodeAdvert,
   encodeIpPacket,
   type Advert,
@@ -29,8 +30,9 @@ const GROUP = '224.0.0.18';
 class CapturingTransport implements AdvertTransport {
   readonly sent: Array<{ atMs: number; dstAddr: string; payload: Buffer }> = [];
   constructor(private readonly clock: FakeClock) {}
-  send(payload: Buffer, dstAddr: string): void {
+  send(payload: Buffer, dstAddr: string, done?: (sent: boolean) => void): void {
     this.sent.push({ atMs: this.clock.now(), dstAddr, payload: Buffer.from(payload) });
+    done?.(true);
   }
   priorities(): number[] {
     return this.sent.map((s) => s.payload[2] as number);
@@ -392,4 +394,238 @@ test('a port that throws is logged and the router carries on', () => {
   assert.equal(calls, 3);
   assert.equal(t.vips.owned, true);
   assert.equal(t.logger.lines.filter((l) => l.message === 'vrrp action failed').length, 3);
+});
+
+/** A v3 advert sent unicast from `src` to us, with the given TTL (routed peers arrive below 255). */
+function unicastFrom(src: string, priority: number, ttl: number, over: Partial<Advert> = {}): Buffer {
+  const advert = { version: 3, vrid: 51, priority, maxAdvertIntervalCs: 100, addresses: [VIP], ...over } as Advert;
+  return encodeIpPacket(encodeAdvert(advert, { srcAddr: src, dstAddr: ME }), { srcAddr: src, dstAddr: ME, ttl });
+}
+
+test('unicast: a routed peer (TTL 61) is heard, so a master steps down and a backup stays backup; a non-peer is not', () => {
+  const t = setup({ unicastPeers: [PEER] });
+  t.router.start();
+  t.clock.advance(MDI_150);
+  assert.equal(t.router.state, 'master');
+  t.router.handlePacket(unicastFrom(PEER, 200, 61));
+  assert.equal(t.router.state, 'backup', 'the higher-priority peer behind a router wins');
+  assert.equal(t.router.masterAddr, PEER);
+  // its adverts, every second, keep us backup well past Master_Down_Interval
+  for (let i = 0; i < 10; i++) {
+    t.clock.advance(1000);
+    t.router.handlePacket(unicastFrom(PEER, 200, 61));
+  }
+  assert.equal(t.router.state, 'backup');
+  assert.equal(t.stats.received, 11);
+  assert.equal(t.stats.dropped.get('bad-ttl'), undefined);
+  // a higher priority from outside the peer list, at any TTL, is not heard
+  t.router.handlePacket(unicastFrom('10.203.0.14', 254, 61));
+  t.router.handlePacket(unicastFrom('10.203.0.14', 254, 255));
+  assert.equal(t.stats.dropped.get('unknown-source'), 2);
+  assert.equal(t.router.masterAddr, PEER);
+});
+
+test('multicast: a TTL below 255 is still dropped (RFC 5798 §7.1)', () => {
+  const t = setup({ priority: 100 });
+  t.router.start();
+  const ip = Buffer.from(packetFrom(PEER, 200));
+  ip[8] = 254;
+  ip.writeUInt16BE(0, 10);
+  ip.writeUInt16BE(internetChecksum(ip.subarray(0, 20)), 10);
+  t.router.handlePacket(ip);
+  assert.equal(t.stats.dropped.get('bad-ttl'), 1);
+  assert.equal(t.router.masterAddr, null);
+});
+
+test('a v3 advert with Max Adver Int 0 is dropped: no backup takes over at once', () => {
+  const t = setup({ priority: 100 });
+  t.router.start();
+  t.clock.advance(1000);
+  t.router.handlePacket(packetFrom(PEER, 150));
+  t.clock.advance(500);
+  t.router.handlePacket(packetFrom(PEER, 150, { maxAdvertIntervalCs: 0 } as Partial<Advert>));
+  assert.equal(t.stats.dropped.get('bad-advert-interval'), 1);
+  assert.equal(t.router.snapshot.masterAdverIntervalMs, 1000, 'the interval is not adopted');
+  t.clock.advance(1);
+  assert.equal(t.router.state, 'backup');
+  // the last valid advert still rules: take over one Master_Down_Interval after it
+  t.clock.advance(3000 + (156 * 1000) / 256 - 501 - 1);
+  assert.equal(t.router.state, 'backup');
+  t.clock.advance(1);
+  assert.equal(t.router.state, 'master');
+});
+
+test('an advert whose address list differs but overlaps is processed, counted apart from drops, logged once per peer', () => {
+  const VIP2 = '10.203.0.101';
+  const t = setup({ priority: 100, virtualIps: [VIP + '/24', VIP2 + '/24'] });
+  t.router.start();
+  // the master still runs the old config: only VIP. Its adverts keep us backup.
+  for (let i = 0; i < 30; i++) {
+    t.router.handlePacket(packetFrom(PEER, 150));
+    t.clock.advance(1000);
+  }
+  assert.equal(t.router.state, 'backup', 'no dual master while the config change rolls out');
+  assert.equal(t.router.masterAddr, PEER);
+  assert.equal(t.stats.received, 30);
+  assert.equal(t.stats.addressMismatches, 30);
+  assert.equal(t.stats.dropped.size, 0, 'not a drop');
+  const lines = () => t.logger.lines.filter((l) => l.message.startsWith('vrrp advert lists other virtual ips'));
+  assert.equal(lines().length, 1);
+  assert.deepEqual(lines()[0]?.fields, { src: PEER, theirs: VIP, ours: `${VIP},${VIP2}`, suppressed: undefined });
+  // a second peer gets its own line
+  t.router.handlePacket(packetFrom('10.203.0.13', 140));
+  assert.equal(lines().length, 2);
+  assert.equal(lines()[1]?.fields?.src, '10.203.0.13');
+  // a minute later the first peer is logged again, with the count in between
+  t.clock.advance(30_000);
+  t.router.handlePacket(packetFrom(PEER, 150));
+  assert.equal(lines().length, 3);
+  assert.equal(lines()[2]?.fields?.suppressed, 29);
+  // the same on VRRPv2
+  const v2 = setup({ priority: 100, version: 2, virtualIps: [VIP, VIP2] });
+  v2.router.start();
+  for (let i = 0; i < 10; i++) {
+    v2.router.handlePacket(packetFrom(PEER, 150, {}, 2));
+    v2.clock.advance(1000);
+  }
+  assert.equal(v2.router.state, 'backup');
+  assert.equal(v2.stats.addressMismatches, 10);
+  assert.equal(v2.stats.dropped.size, 0);
+});
+
+test('an advert with none of our addresses (another cluster on our VRID) is dropped as no-common-address', () => {
+  const t = setup({ priority: 100 });
+  t.router.start();
+  for (let i = 0; i < 5; i++) {
+    t.router.handlePacket(packetFrom(PEER, 150, { addresses: ['10.203.0.200'] }));
+    t.clock.advance(1000);
+  }
+  assert.equal(t.stats.dropped.get('no-common-address'), 5);
+  assert.equal(t.stats.addressMismatches, 0);
+  assert.equal(t.router.state, 'master', 'that cluster does not silence ours');
+});
+
+/** A transport whose socket can fail and come back, and whose sends can be refused, on the fake clock. */
+class FlakyTransport implements AdvertTransport {
+  up = true;
+  /** While up, the kernel still refuses every send (EPERM from a firewall, say). */
+  refuse = false;
+  readonly attempts: Array<{ atMs: number; priority: number; sent: boolean }> = [];
+  private readonly listeners = new Set<(s: { up: boolean; error?: string }) => void>();
+  constructor(private readonly clock: FakeClock) {}
+  send(payload: Buffer, _dst: string, done?: (sent: boolean) => void): void {
+    const sent = this.up && !this.refuse;
+    this.attempts.push({ atMs: this.clock.now(), priority: payload[2] as number, sent });
+    done?.(sent);
+  }
+  onStatus(listener: (s: { up: boolean; error?: string }) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+  set(up: boolean): void {
+    this.up = up;
+    for (const l of [...this.listeners]) l(up ? { up } : { up, error: 'EBADF' });
+  }
+  get subscribers(): number {
+    return this.listeners.size;
+  }
+}
+
+function flakySetup(over: Partial<RouterConfig> = {}) {
+  const t = setup(over);
+  const transport = new FlakyTransport(t.clock);
+  const router = new Router({ config: t.config, clock: t.clock, transport, vips: t.vips, garp: t.garp, notifier: t.notifier, stats: t.stats, logger: t.logger });
+  return { ...t, transport, router };
+}
+
+test('transport down: a master goes to FAULT (reason transport) and releases the VIPs; back up: backup, then master again', () => {
+  const t = flakySetup();
+  t.router.start();
+  t.clock.advance(MDI_150 + 2000);
+  assert.equal(t.router.state, 'master');
+  assert.equal(t.stats.sent, 3);
+  t.transport.set(false);
+  assert.equal(t.router.state, 'fault');
+  assert.deepEqual(t.router.faults, ['transport']);
+  assert.equal(t.notifier.changes.at(-1)?.reason, 'fault:transport');
+  assert.deepEqual(t.vips.calls, ['add', 'remove']);
+  assert.equal(t.vips.owned, false);
+  // the priority-0 advert was tried, but the dead socket did not send it: not counted
+  assert.deepEqual(t.transport.attempts.at(-1), { atMs: MDI_150 + 2000, priority: 0, sent: false });
+  assert.equal(t.stats.sent, 3);
+  // while down: no advert tried, no takeover, however long
+  const tried = t.transport.attempts.length;
+  t.clock.advance(60_000);
+  assert.equal(t.router.state, 'fault');
+  assert.equal(t.transport.attempts.length, tried);
+  // back: backup first (RFC 5798 §6.4.1), master after Master_Down_Interval when nobody else speaks
+  const backAt = t.clock.now();
+  t.transport.set(true);
+  assert.equal(t.router.state, 'backup');
+  assert.deepEqual(t.router.faults, []);
+  assert.equal(t.notifier.changes.at(-1)?.reason, 'recover');
+  t.clock.advance(MDI_150);
+  assert.equal(t.router.state, 'master');
+  assert.equal(lastChangeAt(t.notifier), backAt + MDI_150);
+  assert.equal(t.stats.sent, 4);
+  assert.deepEqual(t.notifier.path, ['init>backup', 'backup>master', 'master>fault', 'fault>backup', 'backup>master']);
+});
+
+function lastChangeAt(n: RecordingNotifier): number | undefined {
+  return n.changes.at(-1)?.atMs;
+}
+
+test('transport down: a backup goes to FAULT instead of taking over (no dual master from a deaf node)', () => {
+  const t = flakySetup({ priority: 100 });
+  t.router.start();
+  t.clock.advance(1000);
+  t.router.handlePacket(packetFrom(PEER, 150));
+  t.transport.set(false);
+  assert.equal(t.router.state, 'fault');
+  t.clock.advance(30_000);
+  assert.equal(t.router.state, 'fault', 'the master-down timer does not fire while deaf');
+  assert.equal(t.vips.calls.length, 0);
+  assert.equal(t.transport.attempts.length, 0);
+  t.transport.set(true);
+  assert.equal(t.router.state, 'backup');
+  t.router.handlePacket(packetFrom(PEER, 150));
+  t.clock.advance(2000);
+  assert.equal(t.router.state, 'backup');
+  // a fault set for another reason outlives the transport's recovery
+  t.router.setFault('interface:eth0', true);
+  t.transport.set(false);
+  t.transport.set(true);
+  assert.equal(t.router.state, 'fault');
+  assert.deepEqual(t.router.faults, ['interface:eth0']);
+});
+
+test('adverts count as sent only when the transport sent them', () => {
+  const t = flakySetup();
+  t.router.start();
+  t.clock.advance(MDI_150);
+  assert.equal(t.stats.sent, 1);
+  t.transport.refuse = true;
+  t.clock.advance(5000);
+  assert.equal(t.transport.attempts.length, 6);
+  assert.equal(t.stats.sent, 1, 'five refused sends are not counted');
+  // a refused send is not a dead socket: still master
+  assert.equal(t.router.state, 'master');
+  t.transport.refuse = false;
+  t.clock.advance(1000);
+  assert.equal(t.stats.sent, 2);
+});
+
+test('a transport down before start starts in FAULT; shutdown unsubscribes', async () => {
+  const t = flakySetup();
+  t.transport.set(false);
+  t.router.start();
+  assert.equal(t.router.state, 'fault');
+  t.transport.set(true);
+  assert.equal(t.router.state, 'backup');
+  assert.equal(t.transport.subscribers, 1);
+  await t.router.shutdown();
+  assert.equal(t.transport.subscribers, 0);
+  t.transport.set(false);
+  t.transport.set(true);
+  assert.equal(t.router.state, 'init');
 });

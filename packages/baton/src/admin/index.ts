@@ -8,9 +8,11 @@
  *   data plane (every worker) hears the resulting state, once.
  * - The token is read from the environment at start and at each reload; a
  *   `token_env` naming an unset variable is an error at start (never an
- *   open API by mistake) and keeps the previous token at reload.
- * - A reload that moves `admin.listen` binds the new address before closing
- *   the old one; when it cannot, the old listener stays.
+ *   open API by mistake) and rejects a reload (prepare), which then changes
+ *   nothing anywhere.
+ * - A reload that moves `admin.listen` binds the new address in prepare,
+ *   before anything changes, and closes the old one only at commit; when it
+ *   cannot bind, the reload is rejected and the old listener stays.
  */
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,7 +27,7 @@ import { BatonMetrics } from './metrics.js';
 import { renderStatusPage } from './page.js';
 import { ApiError, createAdminServer, type AdminAction } from './server.js';
 import { buildStatus } from './status.js';
-import type { Subsystem } from '../subsystem.js';
+import type { PreparedReload, ReloadFields, Subsystem } from '../subsystem.js';
 
 export interface AdminSources {
   logger: Logger;
@@ -69,24 +71,30 @@ export class AdminSubsystem implements Subsystem {
     this.listenKey = key(config.admin.listen);
   }
 
-  async reload(config: BatonConfig): Promise<void> {
-    try {
-      this.token = resolveToken(config.admin.tokenEnv);
-    } catch (err) {
-      this.logger.error('admin token kept', { error: describeError(err) });
-    }
-    this.config = config;
-    this.sources.metrics.prune(config);
-    if (key(config.admin.listen) === this.listenKey) return;
-    try {
-      const next = await this.listen(config.admin.listen);
-      this.server?.close();
-      this.server?.closeAllConnections();
-      this.server = next;
-      this.listenKey = key(config.admin.listen);
-    } catch (err) {
-      this.logger.error('admin listener kept', { listen: this.listenKey, error: describeError(err) });
-    }
+  async prepare(config: BatonConfig): Promise<PreparedReload> {
+    const token = resolveToken(config.admin.tokenEnv);
+    const listenKey = key(config.admin.listen);
+    const next = listenKey === this.listenKey ? undefined : await this.listen(config.admin.listen);
+    return {
+      commit: () => {
+        this.token = token;
+        this.config = config;
+        this.sources.metrics.prune(config);
+        if (next) {
+          this.server?.close();
+          this.server?.closeAllConnections();
+          this.server = next;
+          this.listenKey = listenKey;
+        }
+        return Promise.resolve<ReloadFields>(next ? { admin_listen: listenKey } : {});
+      },
+      abort: () =>
+        new Promise<void>((resolve) => {
+          if (!next) return resolve();
+          next.close(() => resolve());
+          next.closeAllConnections();
+        }),
+    };
   }
 
   async stop(): Promise<void> {

@@ -87,6 +87,16 @@ export class BatonMetrics {
       },
     });
     new client.Counter({
+      name: 'baton_vrrp_address_mismatch_total',
+      help: 'VRRP advertisements processed although their address list differs from ours (not counted as dropped).',
+      labelNames: ['instance'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of self.sources.vrrp()) this.inc({ instance: s.name }, s.stats.addressMismatches ?? 0);
+      },
+    });
+    new client.Counter({
       name: 'baton_vrrp_packets_dropped_total',
       help: 'VRRP packets dropped, by reason.',
       labelNames: ['instance', 'reason'],

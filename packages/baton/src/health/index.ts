@@ -10,17 +10,35 @@
  *   holds for it, so a server that was up stays up until its checks say
  *   otherwise (and a down one stays down until `rise` successes).
  * - Probes get the password from the environment variable `password_env`
- *   names, read at (re)start; it is never logged.
+ *   names; it is never logged. A variable that is not set is an error at
+ *   start and rejects a reload (prepare), before any scheduler changes.
  */
-import type { Logger } from '@baton/core';
+import { BatonError, type Logger } from '@baton/core';
 import { createProbe, HealthScheduler, type CheckResult } from '@baton/health';
 import type { BatonConfig, ServiceConfig } from '../config/types.js';
 import type { ControlPlane } from '../control-plane.js';
-import type { Subsystem, SubsystemContext } from '../subsystem.js';
+import type { PreparedReload, ReloadFields, Subsystem, SubsystemContext } from '../subsystem.js';
 
 interface Running {
   key: string;
   scheduler: HealthScheduler;
+}
+
+/** Each health-checked service's password (undefined without password_env); throws for an unset variable. */
+function resolvePasswords(config: BatonConfig): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  for (const svc of config.services) {
+    const env = svc.health?.passwordEnv;
+    if (!svc.health) continue;
+    if (env === undefined) {
+      out.set(svc.name, undefined);
+      continue;
+    }
+    const value = process.env[env];
+    if (value === undefined || value === '') throw new BatonError('config-invalid', `service ${svc.name}: health.password_env ${env} is not set`);
+    out.set(svc.name, value);
+  }
+  return out;
 }
 
 function serviceKey(svc: ServiceConfig): string {
@@ -53,11 +71,18 @@ export class HealthSubsystem implements Subsystem {
   }
 
   async start(config: BatonConfig): Promise<void> {
-    await this.apply(config);
+    await this.apply(config, resolvePasswords(config));
   }
 
-  async reload(config: BatonConfig): Promise<void> {
-    await this.apply(config);
+  prepare(config: BatonConfig): Promise<PreparedReload> {
+    const passwords = resolvePasswords(config);
+    return Promise.resolve({
+      commit: async (): Promise<ReloadFields> => {
+        const restarted = await this.apply(config, passwords);
+        return restarted.length > 0 ? { health_restarted: restarted.join(',') } : {};
+      },
+      abort: () => Promise.resolve(),
+    });
   }
 
   async stop(): Promise<void> {
@@ -65,7 +90,8 @@ export class HealthSubsystem implements Subsystem {
     this.running.clear();
   }
 
-  private async apply(config: BatonConfig): Promise<void> {
+  /** Stops the schedulers whose service changed or went, starts the new ones; resolves with the names started. */
+  private async apply(config: BatonConfig, passwords: ReadonlyMap<string, string | undefined>): Promise<string[]> {
     const wanted = new Map(config.services.filter((s) => s.health).map((s) => [s.name, s]));
     for (const [name, running] of this.running) {
       const svc = wanted.get(name);
@@ -75,15 +101,17 @@ export class HealthSubsystem implements Subsystem {
         for (const k of [...this.last.keys()]) if (k.startsWith(`${name}\0`)) this.last.delete(k);
       }
     }
+    const started: string[] = [];
     for (const svc of wanted.values()) {
       if (this.running.has(svc.name)) continue;
-      this.running.set(svc.name, { key: serviceKey(svc), scheduler: this.startService(svc) });
+      this.running.set(svc.name, { key: serviceKey(svc), scheduler: this.startService(svc, passwords.get(svc.name)) });
+      started.push(svc.name);
     }
+    return started;
   }
 
-  private startService(svc: ServiceConfig): HealthScheduler {
+  private startService(svc: ServiceConfig, password: string | undefined): HealthScheduler {
     const h = svc.health!;
-    const password = h.passwordEnv ? process.env[h.passwordEnv] : undefined;
     const servers = svc.servers.map((server) => {
       const current = this.control.status(svc.name, server.name);
       return {

@@ -89,7 +89,7 @@ process.on('message', (raw) => {
     case 'apply':
       host.setServicesDown(msg.servicesDown);
       host.apply(msg.instances).then(
-        () => send({ t: 'done', id: msg.id }),
+        (summary) => send({ t: 'done', id: msg.id, summary }),
         (err: unknown) => {
           const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'vrrp-start-failed';
           send({ t: 'done', id: msg.id, error: { code, message: err instanceof Error ? err.message : String(err) } });

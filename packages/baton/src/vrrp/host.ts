@@ -1,25 +1,32 @@
 /**
  * The VRRP instances of one process, as the child runs them: it diffs each
- * wanted set against what runs (an unchanged instance is not touched, so a
- * master stays master), feeds the tracked services' status the daemon sends
- * to the instances that track them, and reports snapshots.
+ * wanted set against what runs (diff.ts: an unchanged instance is not
+ * touched, a changed one is updated in place unless the change needs a
+ * restart, so a master stays master), feeds the tracked services' status the
+ * daemon sends to the instances that track them, and reports snapshots.
  *
  * Invariants:
+ * - Each kept instance a reload changes gets one log line saying whether it
+ *   was restarted or updated in place, and which settings made it so.
  * - apply() runs one at a time (queued), so a reload never overlaps a start.
  * - stop() shuts every router down in parallel (priority 0, VIPs removed)
  *   and logs each instance's stats; it is idempotent and waits for the
  *   apply() calls queued before it; later ones are refused.
  */
 import { BatonError, describeError, type Logger } from '@baton/core';
+import { describeDiff, diffInstance } from './diff.js';
 import { VrrpInstance, type InstanceSnapshot } from './instance.js';
-import type { InstanceSpec } from './ipc.js';
+import type { ApplySummary, InstanceSpec } from './ipc.js';
 
-function fingerprint(spec: InstanceSpec): string {
-  return JSON.stringify({ cfg: spec.config, pass: spec.authPass });
+interface Entry {
+  instance: VrrpInstance;
+  spec: InstanceSpec;
+  /** The sibling VRIDs the instance reads; updated in place on reload. */
+  siblings: Set<number>;
 }
 
 export class InstanceHost {
-  private readonly instances = new Map<string, { instance: VrrpInstance; fingerprint: string }>();
+  private readonly instances = new Map<string, Entry>();
   private servicesDown: string[] = [];
   private readonly serviceListeners = new Set<() => void>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -35,7 +42,7 @@ export class InstanceHost {
     for (const l of [...this.serviceListeners]) l();
   }
 
-  apply(specs: InstanceSpec[]): Promise<void> {
+  apply(specs: InstanceSpec[]): Promise<ApplySummary> {
     // An apply queued before stop() still runs first: its start removes VIPs a crashed predecessor left.
     if (this.stopping) return Promise.reject(new BatonError('vrrp-stopping', 'vrrp is shutting down'));
     const run = this.queue.then(() => this.applyNow(specs));
@@ -43,24 +50,56 @@ export class InstanceHost {
     return run;
   }
 
-  private async applyNow(specs: InstanceSpec[]): Promise<void> {
+  private async applyNow(specs: InstanceSpec[]): Promise<ApplySummary> {
+    const summary: ApplySummary = { added: [], removed: [], restarted: [], updated: [] };
     const wanted = new Map(specs.map((s) => [s.config.name, s]));
     for (const [name, entry] of [...this.instances]) {
       const next = wanted.get(name);
-      if (next && fingerprint(next) === entry.fingerprint) continue;
-      this.logger.info(next ? 'vrrp instance changed, restarting' : 'vrrp instance removed', { instance: name });
-      this.instances.delete(name);
-      await entry.instance.stop();
+      if (!next) {
+        this.logger.info(`vrrp instance ${name} removed`, { instance: name });
+        summary.removed.push(name);
+        this.instances.delete(name);
+        await entry.instance.stop();
+        continue;
+      }
+      const diff = diffInstance(entry.spec, next);
+      const line = describeDiff(name, diff);
+      entry.siblings.clear();
+      for (const v of next.siblings) entry.siblings.add(v);
+      if (diff.restart.length > 0) {
+        this.logger.info(line!, { instance: name, changed: diff.restart.join(',') });
+        summary.restarted.push(name);
+        this.instances.delete(name);
+        await entry.instance.stop();
+      } else if (diff.update.length > 0) {
+        try {
+          await entry.instance.update(next.config);
+        } catch (err) {
+          // Only opening the new link watch can fail, before anything changed: the instance runs as before.
+          this.logger.error(`vrrp instance ${name} not updated, running settings kept`, { instance: name, error: describeError(err) });
+          continue;
+        }
+        entry.spec = next;
+        this.logger.info(line!, { instance: name, changed: diff.update.join(',') });
+        summary.updated.push(name);
+      } else {
+        entry.spec = next;
+      }
     }
     try {
-      for (const spec of specs) if (!this.instances.has(spec.config.name)) await this.startInstance(spec);
+      for (const spec of specs) {
+        if (this.instances.has(spec.config.name)) continue;
+        await this.startInstance(spec);
+        if (!summary.restarted.includes(spec.config.name)) summary.added.push(spec.config.name);
+      }
     } finally {
       this.onChange();
     }
+    return summary;
   }
 
   private async startInstance(spec: InstanceSpec): Promise<void> {
-    const siblings: ReadonlySet<number> = new Set(spec.siblings);
+    const siblings = new Set(spec.siblings);
     const instance = new VrrpInstance(spec.config, {
       logger: this.logger,
       servicesWithoutUpServer: () => this.servicesDown,
@@ -73,7 +112,7 @@ export class InstanceHost {
       onStateChange: () => this.onChange(),
     });
     await instance.start();
-    this.instances.set(spec.config.name, { instance, fingerprint: fingerprint(spec) });
+    this.instances.set(spec.config.name, { instance, spec, siblings });
   }
 
   snapshot(): InstanceSnapshot[] {

@@ -19,10 +19,16 @@
  *   notify scripts at most NOTIFY_DRAIN_MS, so a hung script never holds a
  *   shutdown.
  * - Every fault reason is a stable string (`interface:eth0`, `script:N`,
- *   `service:write`): it appears in the transition reason and the logs.
+ *   `service:write`, and `transport`, which the router sets itself while
+ *   the raw socket is down): it appears in the transition reason and the logs.
  * - Packets for a sibling instance on the same interface (another VRID we
  *   run) are not this instance's drops; anything else goes to the router,
  *   which counts every rejection by reason.
+ * - `update()` (reload) changes notify, GARP, preempt, priority and
+ *   tracking on the running router: no restart, no priority 0; a tracked
+ *   thing that stays tracked keeps its state, and faults that a change
+ *   adds are set before those it removes are cleared, so the update itself
+ *   never passes through a transition.
  */
 import { BatonError, describeError, realClock, type Logger } from '@baton/core';
 import {
@@ -95,8 +101,12 @@ export function resolveAuthPass(cfg: VrrpInstanceConfig): string | undefined {
   return value;
 }
 
-/** Logs keepalived-style transition lines, then hands the change to the notify scripts. */
-function loggingNotifier(log: Logger, scripts: ScriptNotifier | undefined, onChange?: (change: StateChange) => void): Notifier {
+/**
+ * Logs keepalived-style transition lines, then hands the change to the notify
+ * scripts. `scripts` is read at each change, so a reload that changes them
+ * takes effect from the next transition.
+ */
+function loggingNotifier(log: Logger, scripts: () => ScriptNotifier | undefined, onChange?: (change: StateChange) => void): Notifier {
   return {
     notify(change: StateChange) {
       log.info(`${change.instance} entering ${notifyStateName(change.to)} state`, {
@@ -104,11 +114,20 @@ function loggingNotifier(log: Logger, scripts: ScriptNotifier | undefined, onCha
         reason: change.reason,
         priority: change.priority,
       });
-      scripts?.notify(change);
+      scripts()?.notify(change);
       // The router may still be updating its fields while it notifies; report on the next turn.
       if (onChange) setImmediate(() => onChange(change));
     },
   };
+}
+
+/** One running track script and what it contributes to the router now. */
+interface RunningScript {
+  /** Its config as JSON: a reload keeps it running when this is unchanged. */
+  key: string;
+  script: TrackScript;
+  fault: boolean;
+  delta: number;
 }
 
 export class VrrpInstance {
@@ -120,17 +139,24 @@ export class VrrpInstance {
   private garp: LinuxGarpSender | undefined;
   private scripts: ScriptNotifier | undefined;
   private linkWatch: LinkWatch | undefined;
-  private readonly trackScripts: TrackScript[] = [];
+  /** Index i runs `track.scripts[i]`; its fault reason is `script:i`. */
+  private trackScripts: RunningScript[] = [];
+  private readonly faultedServices = new Set<string>();
+  private unsubscribeServices: (() => void) | undefined;
   private readonly cleanups: (() => void)[] = [];
   private readonly log: Logger;
   private stopping: Promise<void> | undefined;
 
   constructor(
-    readonly config: VrrpInstanceConfig,
+    private cfg: VrrpInstanceConfig,
     private readonly deps: InstanceDeps,
   ) {
-    this.name = config.name;
-    this.log = deps.logger.child({ instance: config.name });
+    this.name = cfg.name;
+    this.log = deps.logger.child({ instance: cfg.name });
+  }
+
+  get config(): VrrpInstanceConfig {
+    return this.cfg;
   }
 
   /** Opens everything and starts the router; on failure closes what was opened and rethrows. */
@@ -184,7 +210,7 @@ export class VrrpInstance {
       transport: this.transport,
       vips: this.vips,
       garp: this.garp,
-      notifier: loggingNotifier(log, this.scripts, this.deps.onStateChange),
+      notifier: loggingNotifier(log, () => this.scripts, this.deps.onStateChange),
       stats: this.stats,
       logger: log,
     });
@@ -213,62 +239,131 @@ export class VrrpInstance {
   }
 
   private async armTracking(router: Router): Promise<void> {
-    const c = this.config;
-    if (c.track.interfaces.length > 0) {
-      this.linkWatch = await openLinkWatch({
-        interfaces: c.track.interfaces,
-        onChange: (change) => {
-          this.log.info(change.up ? 'tracked interface up' : 'tracked interface down', { interface: change.name });
-          router.setFault(`interface:${change.name}`, !change.up);
-        },
-        logger: this.log,
-      });
-      for (const name of c.track.interfaces) if (!this.linkWatch.isUp(name)) router.setFault(`interface:${name}`, true);
+    const t = this.config.track;
+    if (t.interfaces.length > 0) {
+      this.linkWatch = await this.watchLinks(router, t.interfaces);
+      for (const name of t.interfaces) if (!this.linkWatch.isUp(name)) router.setFault(`interface:${name}`, true);
     }
+    this.trackScripts = t.scripts.map((s, i) => this.startScript(router, s, i));
+    this.trackServices(router, t.services);
+  }
 
-    c.track.scripts.forEach((s, i) => {
-      const reason = `script:${i}`;
-      let appliedDelta = 0;
-      const script: TrackScript = startTrackScript({
-        name: `${c.name}/${reason}`,
-        command: s.command,
-        intervalMs: s.intervalMs,
-        timeoutMs: s.timeoutMs,
-        rise: s.rise,
-        fall: s.fall,
-        weight: s.weight,
-        logger: this.log,
-        onChange: (status) => {
-          this.log.info('track script status', { script: reason, command: s.command.join(' '), status });
-          const effect = script.effect();
-          router.setFault(reason, effect.fault);
-          // adjustPriority is incremental: apply the difference from what this script contributed so far.
-          if (effect.priorityDelta !== appliedDelta) {
-            router.adjustPriority(effect.priorityDelta - appliedDelta);
-            appliedDelta = effect.priorityDelta;
-          }
-        },
-      });
-      this.trackScripts.push(script);
+  private watchLinks(router: Router, interfaces: readonly string[]): Promise<LinkWatch> {
+    return openLinkWatch({
+      interfaces,
+      onChange: (change) => {
+        this.log.info(change.up ? 'tracked interface up' : 'tracked interface down', { interface: change.name });
+        router.setFault(`interface:${change.name}`, !change.up);
+      },
+      logger: this.log,
     });
+  }
 
-    if (c.track.services.length > 0) {
-      const tracked = c.track.services;
-      const faulted = new Set<string>();
-      const check = () => {
-        const down = new Set(this.deps.servicesWithoutUpServer());
-        for (const svc of tracked) {
-          const isDown = down.has(svc);
-          if (isDown === faulted.has(svc)) continue;
-          if (isDown) faulted.add(svc);
-          else faulted.delete(svc);
-          this.log.info(isDown ? 'tracked service has no up server' : 'tracked service has an up server', { service: svc });
-          router.setFault(`service:${svc}`, isDown);
+  private startScript(router: Router, s: VrrpInstanceConfig['track']['scripts'][number], i: number): RunningScript {
+    const reason = `script:${i}`;
+    const running: RunningScript = { key: JSON.stringify(s), fault: false, delta: 0, script: undefined as unknown as TrackScript };
+    running.script = startTrackScript({
+      name: `${this.name}/${reason}`,
+      command: s.command,
+      intervalMs: s.intervalMs,
+      timeoutMs: s.timeoutMs,
+      rise: s.rise,
+      fall: s.fall,
+      weight: s.weight,
+      logger: this.log,
+      onChange: (status) => {
+        this.log.info('track script status', { script: reason, command: s.command.join(' '), status });
+        const effect = running.script.effect();
+        running.fault = effect.fault;
+        router.setFault(reason, effect.fault);
+        // adjustPriority is incremental: apply the difference from what this script contributed so far.
+        if (effect.priorityDelta !== running.delta) {
+          router.adjustPriority(effect.priorityDelta - running.delta);
+          running.delta = effect.priorityDelta;
         }
-      };
-      check();
-      this.cleanups.push(this.deps.subscribeControl(check));
+      },
+    });
+    return running;
+  }
+
+  /** Tracks `services` (replacing an earlier set); a service no longer tracked has its fault cleared. */
+  private trackServices(router: Router, services: readonly string[]): void {
+    this.unsubscribeServices?.();
+    this.unsubscribeServices = undefined;
+    const tracked = new Set(services);
+    const check = () => {
+      const down = new Set(this.deps.servicesWithoutUpServer());
+      for (const svc of tracked) {
+        const isDown = down.has(svc);
+        if (isDown === this.faultedServices.has(svc)) continue;
+        if (isDown) this.faultedServices.add(svc);
+        else this.faultedServices.delete(svc);
+        this.log.info(isDown ? 'tracked service has no up server' : 'tracked service has an up server', { service: svc });
+        router.setFault(`service:${svc}`, isDown);
+      }
+    };
+    // New faults first, then the released ones: a fault that moves from one service to another never passes through "no fault".
+    check();
+    for (const svc of [...this.faultedServices]) {
+      if (tracked.has(svc)) continue;
+      this.faultedServices.delete(svc);
+      router.setFault(`service:${svc}`, false);
     }
+    if (tracked.size > 0) this.unsubscribeServices = this.deps.subscribeControl(check);
+  }
+
+  /**
+   * Applies a reload's new config to the running router, without a restart
+   * (diff.ts decides which changes may): notify scripts, GARP timing,
+   * preempt, priority and tracking. Tracking that did not change keeps
+   * running with its state; a fault that a change keeps active stays active
+   * throughout, so no transition comes from the update itself.
+   */
+  async update(next: VrrpInstanceConfig): Promise<void> {
+    const router = this.router;
+    if (!router) throw new BatonError('vrrp-not-running', `vrrp ${this.name}: not running`);
+    const prev = this.cfg;
+    const t = next.track;
+
+    // Interfaces: the new watch first (it can fail, and then nothing changed), then faults set before cleared.
+    if (JSON.stringify(prev.track.interfaces) !== JSON.stringify(t.interfaces)) {
+      const watch = t.interfaces.length > 0 ? await this.watchLinks(router, t.interfaces) : undefined;
+      this.linkWatch?.close();
+      this.linkWatch = watch;
+      for (const name of t.interfaces) router.setFault(`interface:${name}`, !watch!.isUp(name));
+      for (const name of prev.track.interfaces) if (!t.interfaces.includes(name)) router.setFault(`interface:${name}`, false);
+    }
+
+    this.cfg = next;
+    if (JSON.stringify(prev.notify) !== JSON.stringify(next.notify)) {
+      // The old notifier finishes what it has queued; new changes go to the new scripts.
+      this.scripts = next.notify.length > 0 ? createScriptNotifier({ scripts: next.notify, logger: this.log }) : undefined;
+    }
+    router.updateSettings({
+      preempt: next.preempt,
+      preemptDelayMs: next.preemptDelayMs,
+      garp: { repeat: next.garp.repeat, intervalMs: next.garp.intervalMs, refreshMs: next.garp.refreshMs },
+    });
+    // The base priority moves like a tracking weight (diff.ts restarts a change to or from the owner's 255).
+    if (next.priority !== prev.priority) router.adjustPriority(next.priority - prev.priority);
+
+    // Scripts: the same config at the same index keeps running; any other is stopped and its effect withdrawn.
+    const kept: RunningScript[] = [];
+    const withdrawn: { reason: string; running: RunningScript }[] = [];
+    this.trackScripts.forEach((running, i) => {
+      const want = t.scripts[i];
+      if (want && JSON.stringify(want) === running.key) kept[i] = running;
+      else withdrawn.push({ reason: `script:${i}`, running });
+    });
+    for (const { running } of withdrawn) running.script.stop();
+    this.trackScripts = t.scripts.map((s, i) => kept[i] ?? this.startScript(router, s, i));
+    for (const { reason, running } of withdrawn) {
+      if (running.delta !== 0) router.adjustPriority(-running.delta);
+      // A replacement at the same index starts without a verdict, so the old one's fault goes either way.
+      if (running.fault) router.setFault(reason, false);
+    }
+
+    this.trackServices(router, t.services);
   }
 
   snapshot(): InstanceSnapshot {
@@ -300,6 +395,7 @@ export class VrrpInstance {
       state: this.router?.state ?? 'init',
       adverts_sent: s.advertsSent,
       adverts_received: s.advertsReceived,
+      address_mismatches: s.addressMismatches,
       dropped: this.stats.totalDrops,
       drops: drops || '-',
       transitions: transitions || '-',
@@ -314,7 +410,9 @@ export class VrrpInstance {
 
   private async close(): Promise<void> {
     for (const fn of this.cleanups.splice(0)) fn();
-    for (const s of this.trackScripts.splice(0)) s.stop();
+    this.unsubscribeServices?.();
+    this.unsubscribeServices = undefined;
+    for (const s of this.trackScripts.splice(0)) s.script.stop();
     this.linkWatch?.close();
     if (this.router) await this.router.shutdown();
     if (this.scripts) {

@@ -17,6 +17,14 @@ export interface InstanceSpec {
   siblings: number[];
 }
 
+/** What one apply did, by instance name (the daemon's reload line lists it). */
+export interface ApplySummary {
+  added: string[];
+  removed: string[];
+  restarted: string[];
+  updated: string[];
+}
+
 export type ToChild =
   /** The full wanted set: the child diffs it against what it runs. */
   | { t: 'apply'; id: number; instances: InstanceSpec[]; servicesDown: string[] }
@@ -29,7 +37,7 @@ export type ToChild =
 export type FromChild =
   | { t: 'log'; level: LogLevel; message: string; fields: LogFields }
   | { t: 'snapshot'; instances: InstanceSnapshot[] }
-  | { t: 'done'; id: number; error?: { code: string; message: string } };
+  | { t: 'done'; id: number; error?: { code: string; message: string }; summary?: ApplySummary };
 
 /** The child's entry point, next to this module once compiled (dist/src/vrrp/child.js). */
 export const CHILD_ENTRY = new URL('./child.js', import.meta.url);

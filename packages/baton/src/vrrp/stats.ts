@@ -12,6 +12,8 @@ import { DROP_REASONS, type DropReason, type VrrpState, type VrrpStats } from '@
 export interface InstanceCounters {
   advertsSent: number;
   advertsReceived: number;
+  /** Adverts processed although their address list differs from ours (not drops). */
+  addressMismatches: number;
   /** Every drop reason, zero included, so a dashboard sees the label set at once. */
   drops: Record<DropReason, number>;
   /** Transitions by destination state. */
@@ -22,6 +24,7 @@ export class InstanceStats implements VrrpStats {
   private readonly c: InstanceCounters = {
     advertsSent: 0,
     advertsReceived: 0,
+    addressMismatches: 0,
     drops: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,
     transitions: { init: 0, backup: 0, master: 0, fault: 0 },
   };
@@ -32,6 +35,10 @@ export class InstanceStats implements VrrpStats {
 
   advertReceived(): void {
     this.c.advertsReceived++;
+  }
+
+  addressMismatch(): void {
+    this.c.addressMismatches++;
   }
 
   packetDropped(reason: DropReason): void {

@@ -8,8 +8,13 @@
  *
  * Invariants:
  * - Without a `vrrp:` section nothing is forked and no handler installed.
- * - Reload sends the whole wanted set; the child compares each instance's
- *   normalised config and password, so an unchanged master stays master.
+ * - Reload is prepared here before anything changes: every password is
+ *   resolved, and every instance that will start or restart has its
+ *   interface, source address and raw socket opened once and closed, so a
+ *   missing interface rejects the reload instead of half-applying it.
+ * - The commit sends the whole wanted set; the child diffs each instance
+ *   (diff.ts), so an unchanged master stays master and a notify, garp,
+ *   preempt, priority or track change is applied without a transition.
  * - stop() resolves once the child has sent priority 0, removed the VIPs and
  *   exited, or was killed after STOP_TIMEOUT_MS; the data plane drains after.
  * - A child that dies on its own is logged and forked again with backoff,
@@ -20,11 +25,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { BatonError, describeError } from '@baton/core';
-import type { BatonConfig } from '../config/types.js';
-import type { Subsystem, SubsystemContext } from '../subsystem.js';
+import { BatonError, describeError, silentLogger } from '@baton/core';
+import { openRawTransport } from '@baton/vrrp';
+import type { BatonConfig, VrrpInstanceConfig } from '../config/types.js';
+import type { PreparedReload, ReloadFields, Subsystem, SubsystemContext } from '../subsystem.js';
+import { diffInstance } from './diff.js';
 import { resolveAuthPass, type InstanceSnapshot } from './instance.js';
-import { CHILD_ENTRY, type FromChild, type InstanceSpec, type ToChild } from './ipc.js';
+import { CHILD_ENTRY, type ApplySummary, type FromChild, type InstanceSpec, type ToChild } from './ipc.js';
 
 /** Longest wait for the child's orderly shutdown (its notify drain is 2 s). */
 const STOP_TIMEOUT_MS = 5000;
@@ -44,8 +51,35 @@ function specsOf(config: BatonConfig): InstanceSpec[] {
   }));
 }
 
+/**
+ * What an instance's start needs from the host, checked without starting it:
+ * the interface exists and has an address to send from (or unicast_src_ip is
+ * set), and a raw VRRP socket can be opened on it. Rejects with the reason.
+ */
+async function preflight(cfg: VrrpInstanceConfig): Promise<void> {
+  try {
+    const transport = await openRawTransport({
+      interface: cfg.interface,
+      ...(cfg.unicastSrcIp !== undefined ? { primaryAddr: cfg.unicastSrcIp } : {}),
+      unicastPeers: cfg.unicastPeers,
+      logger: silentLogger,
+    });
+    transport.close();
+  } catch (err) {
+    const code = err instanceof BatonError ? err.code : 'vrrp-start-failed';
+    throw new BatonError(code, `vrrp ${cfg.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/** The non-empty parts of an apply, for the daemon's reload line. */
+function summaryFields(s: ApplySummary): ReloadFields {
+  const fields: ReloadFields = {};
+  for (const key of ['added', 'removed', 'restarted', 'updated'] as const) if (s[key].length > 0) fields[`vrrp_${key}`] = s[key].join(',');
+  return fields;
+}
+
 interface Pending {
-  resolve(): void;
+  resolve(summary: ApplySummary | undefined): void;
   reject(err: Error): void;
 }
 
@@ -68,7 +102,7 @@ export class VrrpSubsystem implements Subsystem {
 
   async start(config: BatonConfig): Promise<void> {
     try {
-      await this.apply(config);
+      await this.apply(specsOf(config));
     } catch (err) {
       // The daemon does not stop a subsystem whose start failed: leave no child (nor VIP) behind.
       await this.stop();
@@ -76,8 +110,20 @@ export class VrrpSubsystem implements Subsystem {
     }
   }
 
-  async reload(config: BatonConfig): Promise<void> {
-    await this.apply(config);
+  async prepare(config: BatonConfig): Promise<PreparedReload> {
+    // Throws for an unset auth_pass_env.
+    const specs = specsOf(config);
+    const running = new Map(this.wanted.map((s) => [s.config.name, s]));
+    for (const spec of specs) {
+      const prev = running.get(spec.config.name);
+      // An instance kept (or updated in place) keeps its open socket: nothing to check.
+      if (prev && diffInstance(prev, spec).restart.length === 0) continue;
+      await preflight(spec.config);
+    }
+    return {
+      commit: async () => summaryFields(await this.apply(specs)),
+      abort: () => Promise.resolve(),
+    };
   }
 
   async stop(): Promise<void> {
@@ -97,15 +143,15 @@ export class VrrpSubsystem implements Subsystem {
     this.send({ t: 'log-stats' });
   }
 
-  private async apply(config: BatonConfig): Promise<void> {
-    const specs = specsOf(config);
+  private async apply(specs: InstanceSpec[]): Promise<ApplySummary> {
+    const before = this.wanted.map((s) => s.config.name);
     this.wanted = specs;
     if (specs.length === 0) {
       // Every instance removed: the child's stop is exactly "stop them all".
       this.uninstall();
       await this.stopChild();
       this.snapshots = [];
-      return;
+      return { added: [], removed: before, restarted: [], updated: [] };
     }
     this.stopped = false;
     if (!this.child) {
@@ -114,7 +160,8 @@ export class VrrpSubsystem implements Subsystem {
       this.spawn();
     }
     this.install();
-    await this.request({ t: 'apply', id: 0, instances: specs, servicesDown: this.servicesDown() });
+    const summary = await this.request({ t: 'apply', id: 0, instances: specs, servicesDown: this.servicesDown() });
+    return summary ?? { added: [], removed: [], restarted: [], updated: [] };
   }
 
   private servicesDown(): string[] {
@@ -197,7 +244,7 @@ export class VrrpSubsystem implements Subsystem {
         if (!p) return;
         this.pending.delete(msg.id);
         if (msg.error) p.reject(new BatonError(msg.error.code, msg.error.message));
-        else p.resolve();
+        else p.resolve(msg.summary);
         break;
       }
     }
@@ -212,9 +259,9 @@ export class VrrpSubsystem implements Subsystem {
     return true;
   }
 
-  private request(msg: Extract<ToChild, { id: number }>): Promise<void> {
+  private request(msg: Extract<ToChild, { id: number }>): Promise<ApplySummary | undefined> {
     const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<ApplySummary | undefined>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (!this.send({ ...msg, id })) {
         this.pending.delete(id);

@@ -7,7 +7,7 @@
  * Two halves:
  * - `buildGarpFrame()` is pure: the 42-byte Ethernet + ARP frame, byte for
  *   byte what keepalived sends (checked against its captures in
- *   shared/vectors): broadcast destination, ARP request, sender and target
+ *   packages/vrrp/test/fixtures/vectors): broadcast destination, ARP request, sender and target
  *   protocol address both the VIP, target hardware address ff:ff:ff:ff:ff:ff.
  * - `openGarpSender()` sends those frames on an AF_PACKET socket through a
  *   small native addon (native/af_packet.cc). It is hand-written because no

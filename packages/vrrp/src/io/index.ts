@@ -7,7 +7,7 @@
  * The list is explicit so that protocol constants private to an adapter
  * never clash with the codec's exports from the package root.
  */
-export { openRawTransport, type RawTransport, type RawTransportOptions } from './raw-transport.js';
+export { openRawTransport, reopenDelayMs, REOPEN_MAX_MS, REOPEN_MIN_MS, type RawTransport, type RawTransportOptions } from './raw-transport.js';
 export { createNetlinkVipManager, type NetlinkVipManager, type NetlinkVipOptions } from './netlink-vips.js';
 export { buildGarpFrame, parseMac, openGarpSender, GARP_FRAME_BYTES, type GarpSenderOptions, type LinuxGarpSender } from './garp.js';
 export { openLinkWatch, linkIsUp, type LinkChange, type LinkWatch, type LinkWatchOptions } from './link-watch.js';

@@ -23,13 +23,20 @@
  *   receive buffer), IPv4 header included. A throwing handler is logged and
  *   does not stop delivery to the others.
  * - send() never throws (AdvertTransport port); failures are counted in
- *   `sendErrors` and logged at most 5 times per 10 s.
+ *   `sendErrors` and logged at most 5 times per 10 s, and `done(false)`
+ *   tells the router the advert was not sent.
+ * - A socket error (raw-socket closes the socket after it) is not the end:
+ *   the transport reports itself down (onStatus; the router goes to FAULT),
+ *   reopens the socket with the same options after 100 ms, doubling up to
+ *   5 s between attempts (reopenDelayMs), and reports itself up once a new
+ *   socket is set up. Registered packet handlers survive the reopen; while
+ *   down, sends fail at once and nothing is received.
  */
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import { isIPv4 } from 'node:net';
-import { BatonError, describeError, RateLimiter, silentLogger, type Logger } from '@baton/core';
-import type { AdvertTransport, PacketSource } from '../ports.js';
+import { BatonError, describeError, RateLimiter, realClock, silentLogger, type Clock, type Logger, type TimerHandle } from '@baton/core';
+import type { AdvertTransport, PacketSource, TransportStatus } from '../ports.js';
 import type { DropReason } from '../types.js';
 import { encodeIpPacket } from '../codec.js';
 import { VRRP_IP_PROTOCOL, VRRP_MULTICAST_ADDR, VRRP_TOS, VRRP_TTL } from '../constants.js';
@@ -79,6 +86,17 @@ export interface RawTransportOptions {
   /** Told about packets this adapter drops itself ('unknown-source'). */
   onDrop?: (reason: DropReason, from: string) => void;
   logger?: Logger;
+  /** Times the reopen attempts after a socket error; default the real clock. */
+  clock?: Clock;
+}
+
+/** First wait before reopening a failed socket, and the longest one. */
+export const REOPEN_MIN_MS = 100;
+export const REOPEN_MAX_MS = 5000;
+
+/** Wait before reopen attempt `attempt` (0 = the first after the failure): 100 ms doubling, at most 5 s. */
+export function reopenDelayMs(attempt: number): number {
+  return Math.min(REOPEN_MAX_MS, REOPEN_MIN_MS * 2 ** Math.min(Math.max(0, attempt), 16));
 }
 
 export interface RawTransport extends AdvertTransport, PacketSource {
@@ -86,7 +104,18 @@ export interface RawTransport extends AdvertTransport, PacketSource {
   readonly ifindex: number;
   /** The source address of every advert sent. */
   readonly primaryAddr: string;
-  readonly stats: { readonly sent: number; readonly sendErrors: number; readonly received: number; readonly dropped: number };
+  readonly stats: {
+    readonly sent: number;
+    readonly sendErrors: number;
+    readonly received: number;
+    readonly dropped: number;
+    /** Socket errors seen, and sockets reopened after them. */
+    readonly socketErrors: number;
+    readonly reopens: number;
+  };
+  /** False from a socket error until the socket is reopened. */
+  readonly up: boolean;
+  onStatus(listener: (status: TransportStatus) => void): () => void;
 }
 
 /**
@@ -122,73 +151,142 @@ export async function openRawTransport(options: RawTransportOptions): Promise<Ra
   if (!isIPv4(primaryAddr)) throw new BatonError('bad-address', `primary address is not IPv4: ${primaryAddr}`);
 
   const raw = createRequire(import.meta.url)('raw-socket') as RawSocketModule;
-  let socket: RawSocket;
-  try {
-    socket = raw.createSocket({ protocol: VRRP_IP_PROTOCOL, bufferSize: 2048 });
-  } catch (err) {
-    throw new BatonError('raw-socket-failed', `cannot open a raw socket for VRRP: ${describeError(err)}`, { cause: err });
-  }
-  try {
-    socket.setOption(SOL_SOCKET, SO_BINDTODEVICE, Buffer.from(`${ifname}\0`), ifname.length + 1);
-    socket.setOption(IPPROTO_IP, IP_HDRINCL, 1);
-    // With IP_HDRINCL the header we write wins; these keep the socket right
-    // for anything the kernel would build itself.
-    socket.setOption(IPPROTO_IP, IP_TTL, VRRP_TTL);
-    socket.setOption(IPPROTO_IP, IP_TOS, VRRP_TOS);
-    socket.setOption(IPPROTO_IP, IP_MULTICAST_TTL, VRRP_TTL);
-    socket.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0);
-    if (!unicast) {
-      const mreqn = ipMreqn(VRRP_MULTICAST_ADDR, primaryAddr, ifindex);
-      socket.setOption(IPPROTO_IP, IP_MULTICAST_IF, mreqn, mreqn.length);
-      socket.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreqn, mreqn.length);
-    }
-  } catch (err) {
-    socket.close();
-    throw new BatonError('raw-socket-failed', `cannot set up the VRRP socket on ${ifname}: ${describeError(err)}`, { cause: err });
-  }
-
+  const clock = options.clock ?? realClock;
   const handlers = new Set<(packet: Buffer) => void>();
+  const statusListeners = new Set<(status: TransportStatus) => void>();
   const limiter = new RateLimiter(5, 10_000);
-  const stats = { sent: 0, sendErrors: 0, received: 0, dropped: 0 };
+  const stats = { sent: 0, sendErrors: 0, received: 0, dropped: 0, socketErrors: 0, reopens: 0 };
+  /** The live socket; undefined while down (between an error and a reopen) and after close(). */
+  let socket: RawSocket | undefined;
   let closed = false;
+  let attempt = 0;
+  let reopenTimer: TimerHandle | undefined;
   let nextId = 1;
+  /**
+   * Sends queued on the live socket and not answered yet. A socket that
+   * fails or is closed never answers them, so they are settled as not sent
+   * then: `done` is called exactly once either way.
+   */
+  let pending = new Set<(sent: boolean) => void>();
+  const settlePending = () => {
+    const left = pending;
+    pending = new Set();
+    for (const settle of left) settle(false);
+  };
 
   const warn = (key: string, message: string, fields: Record<string, string | number>) => {
     const suppressed = limiter.admit(key, performance.now());
     if (suppressed >= 0) logger.warn(message, { interface: ifname, ...fields, ...(suppressed > 0 ? { suppressed } : {}) });
   };
-
-  socket.on('error', (err) => {
-    // raw-socket closes the socket after an error event; nothing more arrives.
-    closed = true;
-    logger.error('VRRP raw socket failed', { interface: ifname, error: describeError(err) });
-  });
-  socket.on('message', (buffer, source) => {
-    if (closed) return;
-    if (unicast && !peers.has(source)) {
-      stats.dropped++;
-      options.onDrop?.('unknown-source', source);
-      return;
-    }
-    stats.received++;
-    const packet = Buffer.from(buffer);
-    for (const handler of handlers) {
+  const emitStatus = (status: TransportStatus) => {
+    for (const l of [...statusListeners]) {
       try {
-        handler(packet);
+        l(status);
       } catch (err) {
-        warn('handler', 'VRRP packet handler threw', { error: describeError(err) });
+        logger.error('VRRP transport status listener threw', { interface: ifname, error: describeError(err) });
       }
     }
-  });
+  };
+
+  /** A new socket with every option set; throws BatonError 'raw-socket-failed'. */
+  function openSocket(): RawSocket {
+    let s: RawSocket;
+    try {
+      s = raw.createSocket({ protocol: VRRP_IP_PROTOCOL, bufferSize: 2048 });
+    } catch (err) {
+      throw new BatonError('raw-socket-failed', `cannot open a raw socket for VRRP: ${describeError(err)}`, { cause: err });
+    }
+    try {
+      s.setOption(SOL_SOCKET, SO_BINDTODEVICE, Buffer.from(`${ifname}\0`), ifname.length + 1);
+      s.setOption(IPPROTO_IP, IP_HDRINCL, 1);
+      // With IP_HDRINCL the header we write wins; these keep the socket right
+      // for anything the kernel would build itself.
+      s.setOption(IPPROTO_IP, IP_TTL, VRRP_TTL);
+      s.setOption(IPPROTO_IP, IP_TOS, VRRP_TOS);
+      s.setOption(IPPROTO_IP, IP_MULTICAST_TTL, VRRP_TTL);
+      s.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0);
+      if (!unicast) {
+        const mreqn = ipMreqn(VRRP_MULTICAST_ADDR, primaryAddr, ifindex);
+        s.setOption(IPPROTO_IP, IP_MULTICAST_IF, mreqn, mreqn.length);
+        s.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreqn, mreqn.length);
+      }
+    } catch (err) {
+      s.close();
+      throw new BatonError('raw-socket-failed', `cannot set up the VRRP socket on ${ifname}: ${describeError(err)}`, { cause: err });
+    }
+    // Events of a socket that was since replaced or closed are ignored.
+    s.on('error', (err) => {
+      if (s === socket) socketFailed(s, describeError(err));
+    });
+    s.on('message', (buffer, source) => {
+      if (s !== socket) return;
+      if (unicast && !peers.has(source)) {
+        stats.dropped++;
+        options.onDrop?.('unknown-source', source);
+        return;
+      }
+      stats.received++;
+      const packet = Buffer.from(buffer);
+      for (const handler of handlers) {
+        try {
+          handler(packet);
+        } catch (err) {
+          warn('handler', 'VRRP packet handler threw', { error: describeError(err) });
+        }
+      }
+    });
+    return s;
+  }
+
+  function socketFailed(s: RawSocket, error: string): void {
+    stats.socketErrors++;
+    socket = undefined;
+    try {
+      s.close(); // raw-socket closes after an 'error' event, but not after a failed receive
+    } catch {
+      /* already closed */
+    }
+    settlePending();
+    attempt = 0;
+    logger.error('VRRP raw socket failed; reopening it', { interface: ifname, error, retry_ms: reopenDelayMs(0) });
+    emitStatus({ up: false, error });
+    scheduleReopen();
+  }
+
+  function scheduleReopen(): void {
+    if (closed) return;
+    reopenTimer = clock.setTimeout(() => {
+      reopenTimer = undefined;
+      if (closed) return;
+      try {
+        socket = openSocket();
+      } catch (err) {
+        attempt++;
+        warn('reopen', 'VRRP raw socket reopen failed', { error: describeError(err), retry_ms: reopenDelayMs(attempt) });
+        scheduleReopen();
+        return;
+      }
+      stats.reopens++;
+      logger.info('VRRP raw socket reopened', { interface: ifname, attempts: attempt + 1 });
+      emitStatus({ up: true });
+    }, reopenDelayMs(attempt));
+  }
+
+  socket = openSocket();
 
   return {
     interface: ifname,
     ifindex,
     primaryAddr,
     stats,
-    send(payload, dstAddr) {
-      if (closed) {
+    get up() {
+      return socket !== undefined;
+    },
+    send(payload, dstAddr, done) {
+      const s = socket;
+      if (!s) {
         stats.sendErrors++;
+        done?.(false);
         return;
       }
       let packet: Buffer;
@@ -199,30 +297,50 @@ export async function openRawTransport(options: RawTransportOptions): Promise<Ra
       } catch (err) {
         stats.sendErrors++;
         warn('send', 'VRRP advert not sent', { dst: dstAddr, error: describeError(err) });
+        done?.(false);
         return;
       }
-      socket.send(packet, 0, packet.length, dstAddr, (err) => {
-        if (err) {
-          stats.sendErrors++;
-          warn('send', 'VRRP advert not sent', { dst: dstAddr, error: describeError(err) });
-        } else {
-          stats.sent++;
-        }
+      const queue = pending;
+      let answered = false;
+      const settle = (sent: boolean) => {
+        if (answered) return;
+        answered = true;
+        queue.delete(settle);
+        if (sent) stats.sent++;
+        else stats.sendErrors++;
+        done?.(sent);
+      };
+      queue.add(settle);
+      s.send(packet, 0, packet.length, dstAddr, (err) => {
+        if (err) warn('send', 'VRRP advert not sent', { dst: dstAddr, error: describeError(err) });
+        settle(!err);
       });
     },
     onPacket(handler) {
       handlers.add(handler);
       return () => void handlers.delete(handler);
     },
+    onStatus(listener) {
+      statusListeners.add(listener);
+      // A subscriber that arrives while the socket is down learns it at once.
+      if (!socket && !closed) listener({ up: false, error: 'socket down, reopening' });
+      return () => void statusListeners.delete(listener);
+    },
     close() {
       if (closed) return;
       closed = true;
+      clock.clearTimeout(reopenTimer);
+      reopenTimer = undefined;
       handlers.clear();
+      statusListeners.clear();
+      const s = socket;
+      socket = undefined;
       try {
-        socket.close();
+        s?.close();
       } catch {
         /* already closed by an error */
       }
+      settlePending();
     },
   };
 }
