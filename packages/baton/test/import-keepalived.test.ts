@@ -82,13 +82,19 @@ vrrp_instance VI_1 {
   garp_master_repeat 3
   garp_interval 0.1
   garp_master_refresh 60
+  garp_master_delay 2
   track_interface {
     eth0
+    eth1 weight -20
   }
   track_script {
     chk weight -30
   }
   notify "/etc/keepalived/notify.sh --page"
+  notify_master "/etc/keepalived/iptables.sh 10.0.0.100 master"
+  notify_backup /etc/keepalived/to-backup.sh
+  notify_fault "/etc/keepalived/fault.sh"
+  notify_stop /etc/keepalived/stop.sh
 }
 vrrp_script chk {
   script "pidof mysqld"
@@ -120,14 +126,23 @@ vrrp_script chk {
         { address: '10.0.0.100', prefixLength: 32 },
         { address: '10.0.0.101', prefixLength: 24 },
       ],
-      garp: { repeat: 3, intervalMs: 100, refreshMs: 60_000 },
+      garp: { repeat: 3, intervalMs: 100, refreshMs: 60_000, delayMs: 2000 },
       track: {
-        interfaces: ['eth0'],
+        interfaces: [
+          { name: 'eth0', weight: 0 },
+          { name: 'eth1', weight: -20 },
+        ],
         services: [],
         // The track_script entry's weight overrides the vrrp_script's; the script (defined after its use) is found.
         scripts: [{ command: ['/usr/bin/pidof', 'mysqld'], intervalMs: 3000, timeoutMs: 2000, rise: 2, fall: 3, weight: -30 }],
       },
       notify: [['/etc/keepalived/notify.sh', '--page']],
+      notifyOn: {
+        master: [['/etc/keepalived/iptables.sh', '10.0.0.100', 'master']],
+        backup: [['/etc/keepalived/to-backup.sh']],
+        fault: [['/etc/keepalived/fault.sh']],
+        stop: [['/etc/keepalived/stop.sh']],
+      },
       v3ChecksumAsV2: false,
     },
   );
@@ -256,6 +271,44 @@ test('a MISC_CHECK with the server address in misc_path becomes one command usin
   const c = check(r, 'misc');
   assert.deepEqual(c.services[0]!.health?.command, ['/bin/sh', '-c', `exec '/etc/keepalived/check.sh' "$BATON_SERVER_HOST" "$BATON_SERVER_PORT"`]);
   assert.equal(r.exitCode, 0);
+});
+
+test('a vrrp_sync_group becomes a sync group with its notify scripts; blocks may come before the instances they name', () => {
+  const r = importText(`
+vrrp_sync_group VG_1 {
+  group {
+    VI_1
+    VI_2
+  }
+  notify_master "/etc/keepalived/group.sh master"
+  notify /etc/keepalived/group-notify.sh
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 1
+  virtual_ipaddress {
+    10.0.0.1
+  }
+}
+vrrp_instance VI_2 {
+  interface eth1
+  virtual_router_id 2
+  virtual_ipaddress {
+    10.0.1.1
+  }
+}
+`);
+  const c = check(r, 'sync');
+  assert.deepEqual(c.vrrpSyncGroups, [
+    {
+      name: 'VG_1',
+      instances: ['VI_1', 'VI_2'],
+      notify: [['/etc/keepalived/group-notify.sh']],
+      notifyOn: { master: [['/etc/keepalived/group.sh', 'master']], backup: [], fault: [], stop: [] },
+    },
+  ]);
+  assert.equal(r.exitCode, 0);
+  assert.match(r.yaml, /# vrrp_sync_group VG_1 \(keepalived.conf:2\)/);
 });
 
 test('a parse error is exit 1 and names the file and line', () => {

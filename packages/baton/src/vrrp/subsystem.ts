@@ -27,7 +27,7 @@ import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BatonError, describeError, silentLogger } from '@baton/core';
 import { openRawTransport } from '@baton/vrrp';
-import type { BatonConfig, VrrpInstanceConfig } from '../config/types.js';
+import type { BatonConfig, VrrpInstanceConfig, VrrpSyncGroupConfig } from '../config/types.js';
 import type { PreparedReload, ReloadFields, Subsystem, SubsystemContext } from '../subsystem.js';
 import { diffInstance } from './diff.js';
 import { resolveAuthPass, type InstanceSnapshot } from './instance.js';
@@ -48,7 +48,13 @@ function specsOf(config: BatonConfig): InstanceSpec[] {
     // Throws for an unset auth_pass_env: start/reload reject as before.
     authPass: resolveAuthPass(cfg),
     siblings: config.vrrp.filter((o) => o.interface === cfg.interface && o.name !== cfg.name).map((o) => o.routerId),
+    ...syncGroupField(config, cfg.name),
   }));
+}
+
+function syncGroupField(config: BatonConfig, name: string): { syncGroup?: VrrpSyncGroupConfig } {
+  const group = config.vrrpSyncGroups.find((g) => g.instances.includes(name));
+  return group ? { syncGroup: group } : {};
 }
 
 /**

@@ -261,11 +261,25 @@ class Mapper {
           this.unknown(s, 'the top level');
       }
     }
-    for (const g of pendingGroups) this.syncGroup(g, vrrp);
+    const groups: Obj[] = [];
+    const grouped = new Set<string>();
+    for (const g of pendingGroups) {
+      const group = this.syncGroup(g, vrrp, groups.length);
+      if (!group) continue;
+      const members = (group.instances as string[]).filter((m) => !grouped.has(m));
+      if (members.length < (group.instances as string[]).length) {
+        this.find(g, 'decision', 'an instance is in two sync groups; it stays in the first only');
+        group.instances = members;
+      }
+      if (members.length < 2) continue;
+      for (const m of members) grouped.add(m);
+      groups.push(group);
+    }
     for (const [name, s] of this.scripts) {
       if (!this.usedScripts.has(name)) this.find(s, 'note', 'no vrrp_instance tracks this script, so it never ran; left out');
     }
     if (vrrp.length > 0) config.vrrp = vrrp;
+    if (groups.length > 0) config.vrrp_sync_groups = groups;
     if (services.length > 0) config.services = services;
     return { config, comments: this.comments, headerFindings: this.headerFindings, findings: this.findings, env: this.env, commands: [...this.commands].sort() };
   }
@@ -306,8 +320,9 @@ class Mapper {
     const sink: string[] = [];
     const out: Obj = { name: safeName(name, `VI_${index + 1}`) };
     const notify: string[][] = [];
+    const notifyOn: Record<string, string[][]> = {};
     const vips: string[] = [];
-    const trackInterfaces: string[] = [];
+    const trackInterfaces: (string | Obj)[] = [];
     const trackScripts: Obj[] = [];
     const unicastPeers: string[] = [];
     const garp: Obj = {};
@@ -384,11 +399,18 @@ class Mapper {
           break;
         case 'track_interface':
           for (const t of k.block ?? []) {
-            trackInterfaces.push(t.keyword);
             const tw = words(t);
-            if (tw[0] === 'weight') {
-              this.find(t, 'decision', 'a weighted interface moves the priority in keepalived; in Baton a tracked interface that goes down puts the instance in FAULT', sink);
-            } else if (tw.length > 0) this.find(t, 'decision', `unknown option ${tw.join(' ')}`, sink);
+            const weight = tw[0] === 'weight' ? Number(tw[1]) : 0;
+            if (tw[0] === 'weight' && !(Number.isInteger(weight) && weight >= -253 && weight <= 253)) {
+              this.find(t, 'decision', 'weight must be -253..253; the interface is tracked without a weight (down = FAULT)', sink);
+              trackInterfaces.push(t.keyword);
+            } else if (tw[0] === 'weight') {
+              trackInterfaces.push(weight === 0 ? t.keyword : { name: t.keyword, weight });
+              if (tw.length > 2) this.find(t, 'decision', `unknown option ${tw.slice(2).join(' ')}`, sink);
+            } else {
+              trackInterfaces.push(t.keyword);
+              if (tw.length > 0) this.find(t, 'decision', `unknown option ${tw.join(' ')}`, sink);
+            }
           }
           break;
         case 'track_script':
@@ -406,12 +428,12 @@ class Mapper {
           const argv = this.commandOf(k, text, sink);
           if (!argv) break;
           if (k.keyword === 'notify') notify.push(argv);
-          else this.find(k, 'decision', `Baton calls notify with the new state as an argument; ${k.keyword} has no key of its own yet`, sink);
+          else (notifyOn[k.keyword] ??= []).push(argv);
           break;
         }
         case 'garp_master_delay': {
           const n = this.numberArg(k, sink, 0, 1000);
-          if (n !== undefined) this.find(k, 'note', 'Baton sends one burst of gratuitous ARPs on becoming master, not a second one after this delay; garp.refresh repeats them', sink);
+          if (n !== undefined) garp.delay = secondsToDuration(n);
           break;
         }
         case 'garp_master_repeat': {
@@ -470,6 +492,7 @@ class Mapper {
       out.track = track;
     }
     if (notify.length > 0) out.notify = notify;
+    for (const [key, list] of Object.entries(notifyOn)) out[key] = list;
     const missing = ['interface', 'router_id'].filter((key) => out[key] === undefined);
     if (vips.length === 0) missing.push('virtual_ipaddress');
     const header = [`vrrp_instance ${name} (${this.where(s)})`];
@@ -482,7 +505,7 @@ class Mapper {
     out.virtual_ips = vips;
     // Keep the keys in the order of the reference (docs/config.md).
     const ordered: Obj = {};
-    for (const key of ['name', 'interface', 'router_id', 'priority', 'version', 'advert_interval', 'preempt', 'preempt_delay', 'auth_pass_env', 'unicast_peers', 'unicast_src_ip', 'virtual_ips', 'garp', 'track', 'notify']) {
+    for (const key of ['name', 'interface', 'router_id', 'priority', 'version', 'advert_interval', 'preempt', 'preempt_delay', 'auth_pass_env', 'unicast_peers', 'unicast_src_ip', 'virtual_ips', 'garp', 'track', 'notify', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop']) {
       if (out[key] !== undefined) ordered[key] = out[key];
     }
     this.comments.push({ path: ['vrrp', index], before: [...header, ...sink] });
@@ -525,7 +548,12 @@ class Mapper {
       this.find(v, 'decision', `${block}: Baton manages IPv4 virtual addresses only; left out`, sink);
       return;
     }
-    vips.push(slash < 0 ? `${ip}/32` : address);
+    const vip = slash < 0 ? `${ip}/32` : address;
+    if (vips.some((x) => x.split('/')[0] === ip)) {
+      this.find(v, 'note', `${ip} is listed already; kept once`, sink);
+      return;
+    }
+    vips.push(vip);
     const opts = words(v);
     const extras: string[] = [];
     for (let i = 0; i < opts.length; i++) {
@@ -617,10 +645,51 @@ class Mapper {
     };
   }
 
-  syncGroup(g: Statement, vrrp: Obj[]): void {
-    const members = (g.block ?? []).find((b) => b.keyword === 'group')?.block?.map((m) => m.keyword) ?? [];
-    this.find(g, 'decision', `instances ${members.join(', ') || '(none)'} change state together in keepalived; Baton runs them independently, so one can fail over without the others`);
-    void vrrp;
+  syncGroup(g: Statement, vrrp: Obj[], index: number): Obj | undefined {
+    const sink: string[] = [];
+    const name = safeName(g.args[0]?.text ?? `G${index + 1}`, `G${index + 1}`);
+    const out: Obj = { name };
+    const members: string[] = [];
+    const emitted = new Set(vrrp.map((v) => String(v.name)));
+    for (const k of g.block ?? []) {
+      switch (k.keyword) {
+        case 'group':
+          for (const m of k.block ?? []) {
+            if (emitted.has(m.keyword)) members.push(m.keyword);
+            else this.find(m, 'decision', `vrrp_instance ${m.keyword} is not in the output (undefined or left out), so it is not in the group`, sink);
+          }
+          break;
+        case 'notify':
+        case 'notify_master':
+        case 'notify_backup':
+        case 'notify_fault':
+        case 'notify_stop': {
+          const argv = this.commandOf(k, words(k).join(' '), sink);
+          if (argv) out[k.keyword] = [...((out[k.keyword] as string[][] | undefined) ?? []), argv];
+          break;
+        }
+        case 'smtp_alert':
+          this.find(k, 'decision', 'Baton sends no e-mail; use a notify script', sink);
+          break;
+        case 'global_tracking':
+        case 'sync_group_tracking_weight':
+          this.find(k, 'decision', 'Baton puts every member in FAULT when one is; tracking weights stay with each instance', sink);
+          break;
+        default:
+          this.unknown(k, 'vrrp_sync_group', sink);
+      }
+    }
+    const header = [`vrrp_sync_group ${g.args[0]?.text ?? ''} (${this.where(g)})`];
+    if (members.length < 2) {
+      this.find(g, 'decision', 'left out: a sync group needs two instances of the output');
+      this.pushHeaderLines([`${header[0]} left out: fewer than two of its instances are in the output`, ...sink]);
+      return undefined;
+    }
+    this.find(g, 'note', 'a member going to FAULT takes the others into FAULT with it; a member stepping down to BACKUP does not force the others (they follow their own elections)', sink);
+    const ordered: Obj = { name, instances: members };
+    for (const key of ['notify', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop']) if (out[key] !== undefined) ordered[key] = out[key];
+    this.comments.push({ path: ['vrrp_sync_groups', index], before: [...header, ...sink] });
+    return ordered;
   }
 
   virtualServer(s: Statement, index: number): Obj | undefined {
