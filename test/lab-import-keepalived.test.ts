@@ -281,3 +281,43 @@ vrrp_instance VI_2 {
     await waitVip(lab, 'bt', vip2, true, 10_000);
   });
 });
+
+test('a weighted track_interface moves the priority instead of faulting: the keepalived peer preempts, Baton stays BACKUP, and takes back', async (t) => {
+  if (!requireCapability(t, ok, reason)) return;
+  await withLab(['ka', 'bt'], async (lab) => {
+    const vip = lab.ip(100);
+    const conf = (priority: number, track: boolean) => `vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 71
+  priority ${priority}
+  advert_int 1
+  virtual_ipaddress {
+    ${vip}/24
+  }${track ? '\n  track_interface {\n    dummy1 weight -60\n  }' : ''}
+}
+`;
+    await lab.exec('bt', ['ip', 'link', 'add', 'dummy1', 'type', 'veth', 'peer', 'name', 'dummy1p']);
+    await lab.exec('bt', ['ip', 'link', 'set', 'dummy1p', 'up']);
+    await lab.exec('bt', ['ip', 'link', 'set', 'dummy1', 'up']);
+    const ka = startKeepalived(lab, 'ka', conf(100, false));
+    await ka.waitLine(/\(VI_1\) Entering MASTER STATE/, 15_000);
+    const imported = importConf(lab, 'bt', conf(150, true));
+    assert.equal(imported.exitCode, 0, imported.stderr);
+    assert.match(readFileSync(imported.yamlPath, 'utf8'), /interfaces: \[\{name: dummy1, weight: -60\}\]/);
+    const bt = await startImported(lab, 'bt', imported.yamlPath);
+    await bt.waitLine(/VI_1 entering MASTER state/, 10_000);
+
+    // 150 - 60 = 90 < 100: keepalived (preempting by default) takes over; Baton goes BACKUP, not FAULT.
+    const mark = bt.lines.length;
+    await lab.exec('bt', ['ip', 'link', 'set', 'dummy1', 'down']);
+    await bt.waitLine(/VI_1 entering BACKUP state/, 8000, mark);
+    await waitVip(lab, 'ka', vip, true, 5000);
+    assert.equal(bt.count(/VI_1 entering FAULT state/), 0, bt.text());
+
+    // The link returns: 150 again, Baton preempts.
+    await lab.exec('bt', ['ip', 'link', 'set', 'dummy1', 'up']);
+    await bt.waitLine(/VI_1 entering MASTER state/, 8000, mark);
+    await waitVip(lab, 'bt', vip, true, 5000);
+  });
+});
