@@ -7,7 +7,7 @@
  *
  *   node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn] [--profile] [--baseline]
  *
- * Pinning (see /work/shared/PERFORMANCE.md): load generators and backends on
+ * Pinning: load generators and backends on
  * CPU 0, the proxy on CPU 1, so a proxy's figure is bounded by its own CPU
  * and not by what it shares a core with. Paths are interleaved within each
  * round (and their order rotated) so drift over the run hits all three alike;

@@ -8,44 +8,46 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { requireCapability } from '@baton/core';
 import { join, posix } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The repository (this file runs as test/dist/config-artifacts.test.js). */
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-// ---------------------------------------------------------------- metric names (docs: DESIGN "Metrics")
+// ---------------------------------------------------------------- metric names (from the daemon's registry)
 
-/** Every series Baton exports (DESIGN.md), plus the prom-client process metrics the dashboard uses. */
-const METRICS = [
-  'baton_vrrp_state',
-  'baton_vrrp_transitions_total',
-  'baton_vrrp_adverts_sent_total',
-  'baton_vrrp_adverts_received_total',
-  'baton_vrrp_packets_dropped_total',
-  'baton_server_up',
-  'baton_server_connections',
-  'baton_server_connections_total',
-  'baton_server_bytes_total',
-  'baton_server_connect_errors_total',
-  'baton_health_check_duration_seconds',
-  'baton_service_connections_total',
-  'baton_service_writer_changes_total',
-  'process_cpu_seconds_total',
-  'process_resident_memory_bytes',
-  'nodejs_eventloop_lag_p99_seconds',
-];
-const HISTOGRAMS = new Set(['baton_health_check_duration_seconds']);
+/**
+ * Every metric the daemon's registry holds, with its type: the built
+ * BatonMetrics (the class GET /metrics renders) on a real, empty control
+ * plane. So a metric added to or renamed in the code is seen here.
+ */
+async function registryMetrics(): Promise<Map<string, string>> {
+  const built = (rel: string) => pathToFileURL(join(repoRoot, 'packages/baton/dist/src', rel)).href;
+  const { BatonMetrics } = (await import(built('admin/metrics.js'))) as typeof import('../packages/baton/src/admin/metrics.js');
+  const { ControlPlane } = (await import(built('control-plane.js'))) as typeof import('../packages/baton/src/control-plane.js');
+  const control = new ControlPlane({ setServerState: () => undefined, setWriter: () => undefined });
+  const metrics = new BatonMetrics({ config: () => undefined, control, counters: async () => [], vrrp: () => [] });
+  const out = new Map<string, string>();
+  for (const m of await metrics.registry.getMetricsAsJSON()) out.set(m.name, String(m.type));
+  return out;
+}
+const REGISTRY = await registryMetrics();
+/** Baton's own series (the registry also holds Node's process metrics). */
+const BATON_METRICS = [...REGISTRY.keys()].filter((n) => n.startsWith('baton_'));
+const HISTOGRAMS = new Set([...REGISTRY].filter(([, type]) => type === 'histogram').map(([name]) => name));
 
 /** Metric names referenced by a PromQL expression (Baton's and the process ones). */
 function metricNamesIn(expr: string): string[] {
   return [...expr.matchAll(/\b(?:baton|process|nodejs)_[a-z0-9_]*[a-z0-9]/g)].map((m) => m[0]);
 }
 
-/** The DESIGN metric a series name belongs to (a histogram's _bucket/_sum/_count map to it), or undefined. */
+/** The registry's metric a series name belongs to (a histogram's _bucket/_sum/_count map to it), or undefined. */
 function metricOf(series: string): string | undefined {
-  if (METRICS.includes(series) && !HISTOGRAMS.has(series)) return series;
+  if (REGISTRY.has(series) && !HISTOGRAMS.has(series)) return series;
   const m = /^(.*)_(?:bucket|sum|count)$/.exec(series);
   return m && HISTOGRAMS.has(m[1]!) ? m[1] : undefined;
 }
@@ -131,7 +133,7 @@ function checkDashboard(d: Dashboard): string[] {
       problems.push(`${where}: a VRRP query that does not keep exported_instance (the VRRP instance name)`);
     }
   }
-  for (const metric of METRICS) if (!used.has(metric)) problems.push(`no panel uses ${metric}`);
+  for (const metric of BATON_METRICS) if (!used.has(metric)) problems.push(`no panel uses ${metric}`);
   return problems;
 }
 
@@ -139,7 +141,7 @@ function readDashboard(): Dashboard {
   return JSON.parse(readFileSync(join(repoRoot, 'config/grafana/baton.json'), 'utf8')) as Dashboard;
 }
 
-test('grafana dashboard: only DESIGN metric names, titled panels with unique ids, every metric shown', () => {
+test('grafana dashboard: only metric names the registry has, titled panels with unique ids, every baton_ metric shown', () => {
   assert.deepEqual(checkDashboard(readDashboard()), []);
 });
 
@@ -173,6 +175,133 @@ test('metric name extraction keeps digits and maps histogram series to their met
   assert.equal(metricOf('baton_health_check_duration_seconds_bucket'), 'baton_health_check_duration_seconds');
   assert.equal(metricOf('baton_health_check_duration_seconds'), undefined, 'a histogram has no bare series');
   assert.equal(metricOf('baton_server_connections_total_bucket'), undefined);
+});
+
+test('the registry read here is the daemon\'s: baton_ metrics of every type, baton_server_state among them', () => {
+  // Guards the checks above and below against an empty or wrong registry,
+  // which would make "every metric shown" and "every metric documented" vacuous.
+  assert.ok(BATON_METRICS.length >= 10, `baton_ metrics in the registry: ${BATON_METRICS.join(', ')}`);
+  for (const name of ['baton_vrrp_state', 'baton_server_state', 'baton_server_up']) assert.equal(REGISTRY.get(name), 'gauge', name);
+  assert.equal(REGISTRY.get('baton_server_connections_total'), 'counter');
+  assert.deepEqual([...HISTOGRAMS].filter((n) => n.startsWith('baton_')), ['baton_health_check_duration_seconds']);
+  assert.ok(REGISTRY.has('process_cpu_seconds_total') && REGISTRY.has('nodejs_eventloop_lag_p99_seconds'), 'Node\'s process metrics are in the registry');
+});
+
+// ---------------------------------------------------------------- metric docs
+
+const METRIC_DOC = 'docs/operations.md';
+const METRIC_SECTION = '## Metrics and the Grafana dashboard';
+
+/**
+ * The metric table of the docs against the registry: every baton_ metric has
+ * a row whose type is the registry's, no row names a metric the registry does
+ * not have; and every baton_ name in any of `texts` (queries in prose) is a
+ * real metric or series.
+ */
+function checkMetricDocs(table: string, texts: Record<string, string>): string[] {
+  const problems: string[] = [];
+  const at = table.indexOf(`\n${METRIC_SECTION}\n`);
+  if (at < 0) return [`no section "${METRIC_SECTION}"`];
+  const lines = table.slice(at).split('\n').slice(1);
+  const first = lines.findIndex((l) => l.startsWith('|'));
+  const rows = first < 0 ? [] : lines.slice(first, first + lines.slice(first).findIndex((l) => !l.startsWith('|')));
+  const documented = new Map<string, string>();
+  for (const row of rows.slice(2)) {
+    const cells = row.split('|').map((c) => c.trim());
+    const names = [...(cells[1] ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+    const type = /^(gauge|counter|histogram|summary)\b/.exec(cells[2] ?? '')?.[1] ?? `unreadable type "${cells[2]}"`;
+    for (const n of names) documented.set(n, type);
+  }
+  for (const name of BATON_METRICS) {
+    const type = documented.get(name);
+    if (type === undefined) problems.push(`${name} is not in the metric table`);
+    else if (type !== REGISTRY.get(name)) problems.push(`${name} is documented as ${type}, the registry has a ${REGISTRY.get(name)}`);
+  }
+  for (const name of documented.keys()) if (!REGISTRY.has(name)) problems.push(`the metric table lists ${name}, which the registry does not have`);
+  for (const [file, text] of Object.entries(texts)) {
+    for (const m of text.matchAll(/\bbaton_[a-z0-9_]*[a-z0-9]/g)) if (!REGISTRY.has(m[0]) && !metricOf(m[0])) problems.push(`${file}: unknown metric ${m[0]}`);
+  }
+  return problems;
+}
+
+function docTexts(): Record<string, string> {
+  const files = ['README.md', ...readdirSync(join(repoRoot, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  return Object.fromEntries(files.map((f) => [f, readFileSync(join(repoRoot, f), 'utf8')]));
+}
+
+test('metric docs: the table in docs/operations.md has every baton_ metric of the registry, with its type; the docs name no other', () => {
+  const texts = docTexts();
+  assert.deepEqual(checkMetricDocs(texts[METRIC_DOC]!, texts), []);
+});
+
+test('metric docs checker: finds a missing row, a wrong type, a row the registry lacks and a misspelt name in a query', () => {
+  const texts = docTexts();
+  const doc = texts[METRIC_DOC]!;
+  const cases: [string, string, RegExp][] = [
+    ['missing', doc.replace(/^\| `baton_server_state` .*\n/m, ''), /baton_server_state is not in the metric table/],
+    ['wrong type', doc.replace(/^(\| `baton_server_up` \| )gauge/m, '$1counter'), /baton_server_up is documented as counter, the registry has a gauge/],
+    ['extra row', doc.replace(/^(\| `baton_server_up` .*\n)/m, '$1| `baton_server_weight` | gauge | service, server |\n'), /lists baton_server_weight/],
+    ['misspelt', doc.replace('rate(baton_server_bytes_total[5m])', 'rate(baton_server_byte_total[5m])'), /unknown metric baton_server_byte_total/],
+  ];
+  for (const [name, broken, re] of cases) {
+    assert.notEqual(broken, doc, `${name}: the replacement changed nothing`);
+    const problems = checkMetricDocs(broken, { ...texts, [METRIC_DOC]: broken });
+    assert.ok(problems.some((p) => re.test(p)), `${name}: ${problems.join('; ') || 'no problem found'}`);
+  }
+});
+
+// ---------------------------------------------------------------- the baton command (npm bin)
+
+/**
+ * npm links a workspace's bin into node_modules/.bin only if the file exists
+ * at install time, and dist/ is built after the install: so "bin" must name
+ * a committed file (packages/baton/bin/baton.js) that loads the built CLI.
+ */
+const BATON_PKG = 'packages/baton';
+
+function binOfPackage(): string | undefined {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, BATON_PKG, 'package.json'), 'utf8')) as { bin?: Record<string, string> | string };
+  const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin?.baton;
+  return bin === undefined ? undefined : posix.join(BATON_PKG, posix.normalize(bin));
+}
+
+test('the baton bin is a committed, executable file outside dist/, so npm install can link it before the build', () => {
+  const bin = binOfPackage();
+  assert.ok(bin, `${BATON_PKG}/package.json has no bin "baton"`);
+  assert.ok(!bin.split('/').includes('dist'), `bin ${bin} is under dist/, which does not exist when npm install links bins`);
+  const tracked = spawnSync('git', ['ls-files', '--stage', '--', bin], { cwd: repoRoot, encoding: 'utf8' });
+  assert.equal(tracked.status, 0, tracked.stderr);
+  assert.match(tracked.stdout, /^100755 /, `${bin} is not committed as an executable file: ${JSON.stringify(tracked.stdout)}`);
+  assert.ok(readFileSync(join(repoRoot, bin), 'utf8').startsWith('#!/usr/bin/env node\n'), `${bin} has no node shebang`);
+});
+
+test('the baton bin runs the built CLI, and without a build says how to build', () => {
+  const bin = join(repoRoot, binOfPackage() ?? 'no-bin');
+  const help = spawnSync(bin, ['--help'], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: baton /m);
+  const check = spawnSync(bin, ['check', '-c', join(repoRoot, 'config/baton.yaml')], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+
+  // A copy of the bin with no dist/ beside it: a clear message, exit 1.
+  const dir = mkdtempSync(join(tmpdir(), 'baton-bin-'));
+  try {
+    mkdirSync(join(dir, 'bin'));
+    copyFileSync(bin, join(dir, 'bin/baton.js'));
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+    const unbuilt = spawnSync(process.execPath, [join(dir, 'bin/baton.js'), '--help'], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(unbuilt.status, 1, `${unbuilt.stdout}${unbuilt.stderr}`);
+    assert.match(unbuilt.stderr, /not built yet[\s\S]*npm run build/);
+    assert.equal(unbuilt.stdout, '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('npm install linked node_modules/.bin/baton to the bin', (t) => {
+  const link = join(repoRoot, 'node_modules/.bin/baton');
+  if (!requireCapability(t, existsSync(link), `${link} is missing: this node_modules was installed before the bin existed; run npm install`)) return;
+  assert.equal(realpathSync(link), realpathSync(join(repoRoot, binOfPackage() ?? 'no-bin')));
 });
 
 // ---------------------------------------------------------------- systemd unit

@@ -1,7 +1,9 @@
 /**
  * End to end through `baton start` with a real 3-node Galera cluster behind
  * it: the read port spreads over the synced nodes, the write port goes to
- * one (galera-index); killing the writer moves new write clients to the new
+ * the node with wsrep_local_index 0 (galera-index), though the config lists
+ * it last, so "the first server up" or "the first in config order" would
+ * pick another; killing the writer moves new write clients to the new
  * writer within fall × interval + timeout + 1 s and closes the old writer's
  * sessions; when the old writer returns, failback: false keeps the new one.
  */
@@ -53,7 +55,13 @@ test('galera behind baton: read spread, one writer, writer failover and no failb
   readPort = r!;
   writePort = w!;
   const health = `{ check: galera, interval: ${INTERVAL_MS}ms, timeout: ${TIMEOUT_MS}ms, rise: 2, fall: ${FALL}, user: ${HCHECK.user}, password_env: HCHECK_PASSWORD }`;
-  const servers = c.nodes.map((n) => `      - { name: ${n.name}, address: 127.0.0.1:${n.port} }`).join('\n');
+  // Highest wsrep_local_index first: the node with index 0 is listed last and,
+  // the first checks being staggered in config order, is the last to come up.
+  const indexes = await Promise.all(c.nodes.map(async (n) => ({ node: n, index: await n.admin.status('wsrep_local_index') })));
+  const ordered = [...indexes].sort((x, y) => Number(y.index) - Number(x.index));
+  t.diagnostic(`config order (wsrep_local_index): ${ordered.map((o) => `${o.node.name}(${o.index})`).join(' ')}`);
+  assert.equal(ordered.at(-1)!.index, 0);
+  const servers = ordered.map(({ node: n }) => `      - { name: ${n.name}, address: 127.0.0.1:${n.port} }`).join('\n');
   baton = await startBaton(
     `
 node: e2e-galera
@@ -79,13 +87,13 @@ ${servers}
   const b = baton;
   // Every server of both services up (they start down until `rise` checks pass).
   const deadline = Date.now() + 15_000;
-  while (b.logs.filter((l) => /server state .* to=up/.test(l)).length < 6 && Date.now() < deadline) await sleep(50);
+  while (b.logs.filter((l) => / server up /.test(l)).length < 6 && Date.now() < deadline) await sleep(50);
   const firstWriterLine = await b.waitForLog(/writer changed service=write from=none to=/, 5000);
   const writer = /to=(\S+)/.exec(firstWriterLine)![1]!;
 
-  // The writer is the node with wsrep_local_index 0.
-  const indexes = await Promise.all(c.nodes.map(async (n) => [n.name, await n.admin.status('wsrep_local_index')] as const));
-  assert.equal(indexes.find(([, i]) => i === 0)![0], writer, `indexes ${JSON.stringify(indexes)}`);
+  // The writer is the node with wsrep_local_index 0, and the first pick was the only one.
+  assert.equal(writer, ordered.at(-1)!.node.name, `indexes ${ordered.map((o) => `${o.node.name}=${o.index}`).join(' ')}`);
+  assert.equal(b.logs.filter((l) => /writer changed service=write/.test(l)).length, 1, b.logs.filter((l) => /writer changed/.test(l)).join('\n'));
 
   // Read port: round robin over the three synced nodes.
   const reads = await times(30, 3, () => nodeVia(readPort));
@@ -140,7 +148,7 @@ ${servers}
   // SST donor is desynced and so down), never back to the old writer.
   const mark = b.logs.length;
   await victim.restart();
-  await b.waitForLog(new RegExp(`server state service=write server=${writer} from=down to=up`), 30_000, mark);
+  await b.waitForLog(new RegExp(` server up subsystem=health service=write server=${writer} `), 30_000, mark);
   await sleep(2 * INTERVAL_MS);
   const writerNow = /to=(\S+)/.exec([...b.logs].reverse().find((l) => /writer changed service=write/.test(l))!)![1]!;
   assert.notEqual(writerNow, writer);

@@ -1,12 +1,18 @@
 /**
  * The galera check against a real 3-node Galera cluster (one for the whole
- * file): all up with their wsrep_local_index reported, the writer pick agreed
- * by two independent schedulers, wsrep_desync down/up (and up with donor_ok),
- * a killed node down within the fall window.
+ * file): all up with their wsrep_local_index reported; two independent
+ * control planes (the daemon's ControlPlane and health subsystem, each with
+ * its own checks, the servers in opposite orders so the verdicts arrive in
+ * opposite orders) pick the same writer, the node with wsrep_local_index 0,
+ * with and without failback; wsrep_desync down/up (and up with donor_ok); a
+ * killed node down within the fall window.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { requireCapability } from '@baton/core';
+import { requireCapability, silentLogger } from '@baton/core';
+import { loadConfigText, formatConfigIssue, type BatonConfig } from 'baton/config';
+import { ControlPlane } from 'baton/control-plane';
+import { HealthSubsystem } from 'baton/health';
 import { createGaleraProbe, HealthScheduler, pickGaleraWriter, type CheckTiming, type HealthChange, type ServerHealth } from '@baton/health';
 import { galeraCapability, startGalera, type GaleraCluster, type GaleraNode } from './helpers/galera.js';
 
@@ -58,27 +64,77 @@ test('galera: three nodes started', (t) => {
   t.diagnostic(`3-node Galera cluster Synced in ${(cluster!.startMs / 1000).toFixed(1)} s`);
 });
 
-test('galera: all nodes up, each wsrep_local_index reported, two control planes pick the same writer', async (t) => {
+test('galera: all nodes up, each wsrep_local_index reported', async (t) => {
   if (!requireCapability(t, cap.ok, cap.reason)) return;
   const nodes = cluster!.nodes;
   const a = plane(nodes);
-  const b = plane([...nodes].reverse()); // independent, different server order
   a.scheduler.start();
-  b.scheduler.start();
   try {
-    await waitFor('all up on both planes', () => nodes.every((n) => a.state(n.name) === 'up' && b.state(n.name) === 'up'), 10_000);
+    await waitFor('all up', () => nodes.every((n) => a.state(n.name) === 'up'), 10_000);
     const infos = a.scheduler.snapshot().map((h) => ({ name: h.name, ...h.info }));
     t.diagnostic(`wsrep_local_index: ${infos.map((i) => `${i.name}=${i.galeraIndex}`).join(' ')}`);
     assert.deepEqual(infos.map((i) => i.galeraIndex).sort(), [0, 1, 2]);
     assert.ok(infos.every((i) => i.galeraState === 4 && i.clusterSize === 3 && i.readOnly === false && i.desync === false));
-    const writer = a.writer();
-    assert.equal(writer, infos.find((i) => i.galeraIndex === 0)!.name);
-    assert.equal(b.writer(), writer);
-    t.diagnostic(`writer (lowest index) on both planes: ${writer}`);
   } finally {
-    await Promise.all([a.scheduler.stop(), b.scheduler.stop()]);
+    await a.scheduler.stop();
   }
 });
+
+const PASSWORD_ENV = 'BATON_TEST_HCHECK_PASSWORD';
+
+/**
+ * One Baton node's control plane, as the daemon wires it: a ControlPlane fed
+ * by the HealthSubsystem, whose galera checks run against the real cluster.
+ */
+async function controlPlane(nodes: readonly GaleraNode[], failback: boolean) {
+  const text = `
+services:
+  - name: write
+    listen: 127.0.0.1:1
+    balance: writer
+    writer: { pick: galera-index, failback: ${failback} }
+    health: { check: galera, interval: 600ms, timeout: 500ms, rise: 2, fall: 2, user: ${HCHECK.user}, password_env: ${PASSWORD_ENV} }
+    servers:
+${nodes.map((n) => `      - { name: ${n.name}, address: ${n.host}:${n.port} }`).join('\n')}
+`;
+  const loaded = loadConfigText(text, 'plane.yaml', { [PASSWORD_ENV]: HCHECK.password });
+  if (!loaded.ok) assert.fail(loaded.errors.map(formatConfigIssue).join('\n'));
+  const config: BatonConfig = loaded.config;
+  const writers: Array<string | null> = [];
+  const ups: string[] = [];
+  const control = new ControlPlane({ setServerState: () => {}, setWriter: (_svc, server) => writers.push(server) });
+  control.subscribe((e) => {
+    if (e.server && e.state === 'up') ups.push(e.server);
+  });
+  control.setConfig(config);
+  const health = new HealthSubsystem({ logger: silentLogger, control });
+  return { control, health, config, writers, ups };
+}
+
+for (const failback of [false, true]) {
+  test(`galera: two control planes, verdicts arriving in opposite orders, pick the same writer (wsrep_local_index 0), failback ${failback}`, async (t) => {
+    if (!requireCapability(t, cap.ok, cap.reason)) return;
+    const nodes = cluster!.nodes;
+    process.env[PASSWORD_ENV] = HCHECK.password;
+    // Opposite server orders: the staggered first checks reach the nodes in opposite orders.
+    const planes = [await controlPlane(nodes, failback), await controlPlane([...nodes].reverse(), failback)];
+    await Promise.all(planes.map((p) => p.health.start(p.config)));
+    try {
+      await waitFor('all up with a writer on both planes', () => planes.every((p) => p.ups.length === nodes.length && p.control.writer('write') !== null), 10_000);
+      const indexes = await Promise.all(nodes.map(async (n) => [n.name, await n.admin.status('wsrep_local_index')] as const));
+      const lowest = indexes.find(([, i]) => i === 0)![0];
+      t.diagnostic(`wsrep_local_index: ${indexes.map(([n, i]) => `${n}=${i}`).join(' ')}; up order ${planes.map((p) => p.ups.join(',')).join(' vs ')}; writers ${planes.map((p) => p.writers.join('>')).join(' vs ')}`);
+      assert.notDeepEqual(planes[0]!.ups, planes[1]!.ups, 'the verdicts arrived in different orders');
+      for (const p of planes) assert.equal(p.control.writer('write'), lowest);
+      if (!failback) {
+        // The first pick is the final one: no writer change on the way up.
+        for (const p of planes) assert.deepEqual(p.writers, [lowest]);
+      }
+    } finally {
+      await Promise.all(planes.map((p) => p.health.stop()));
+    }
+  });
+}
 
 test('galera: wsrep_desync=ON marks the node down; up with donor_ok; up again after desync OFF', async (t) => {
   if (!requireCapability(t, cap.ok, cap.reason)) return;

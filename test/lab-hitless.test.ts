@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { requireCapability } from '@baton/core';
-import { sample } from './helpers/metrics.js';
+import { sample, sum } from './helpers/metrics.js';
 import { labCapability, withLab, type Lab } from './lab/lab.js';
 import { BACKEND_PORT, SERVICE_PORT, startBaton, type BatonNode, type BatonVrrpOptions, Proc } from './lab/baton-node.js';
 
@@ -72,7 +72,9 @@ test('SIGHUP on the master and the backup during traffic: no transition, no sess
     startEchoBackend(lab, 'lb2');
     await sleep(300);
     const n1: BatonNode = await startBaton(lab, 'lb1', opts(150));
-    let n2: BatonNode = await startBaton(lab, 'lb2', opts(100));
+    // The backup that is reloaded; later replaced by a restarted process.
+    const backup: BatonNode = await startBaton(lab, 'lb2', opts(100));
+    let n2 = backup;
     await n1.proc.waitLine(/VI_1 entering MASTER state/, 3000);
     await n2.proc.waitLine(/VI_1 entering BACKUP state/, 3000);
     // The VRRP child reports its counters every second.
@@ -86,8 +88,14 @@ test('SIGHUP on the master and the backup during traffic: no transition, no sess
     assert.ok((sample(m1, 'baton_vrrp_adverts_sent_total', { instance: 'VI_1' }) ?? 0) > 0);
     assert.ok((sample(m2, 'baton_vrrp_adverts_received_total', { instance: 'VI_1' }) ?? 0) > 0);
 
+    // Before the reloads: each node's transitions, from its log and from its
+    // counters (which also show a VRRP instance restarted behind the log's back).
     const transitions1 = n1.proc.count(TRANSITION);
-    const transitions2 = n2.proc.count(TRANSITION);
+    const transitions2 = backup.proc.count(TRANSITION);
+    const counted1 = sum(m1, 'baton_vrrp_transitions_total', { instance: 'VI_1' });
+    const counted2 = sum(m2, 'baton_vrrp_transitions_total', { instance: 'VI_1' });
+    const heard2 = sample(m2, 'baton_vrrp_adverts_received_total', { instance: 'VI_1' }) ?? 0;
+    assert.equal(backup.proc.count(/VI_1 entering BACKUP state/), transitions2, `lb2 has only entered BACKUP:\n${backup.proc.text()}`);
     const traffic = startTraffic(lab, 'cli', vip, 30, 7000);
     await traffic.waitLine(/^held 30$/, 5000);
     await sleep(500);
@@ -104,10 +112,21 @@ test('SIGHUP on the master and the backup during traffic: no transition, no sess
     n1.proc.signal('SIGHUP');
     await n1.proc.waitLine(/config reloaded.*added=extra/, 5000, mark1);
     await sleep(1000);
-    const mark2 = n2.proc.lines.length;
-    n2.proc.signal('SIGHUP');
-    await n2.proc.waitLine(/config reloaded.*added=extra/, 5000, mark2);
-    await sleep(1000);
+    const mark2 = backup.proc.lines.length;
+    backup.proc.signal('SIGHUP');
+    await backup.proc.waitLine(/config reloaded.*added=extra/, 5000, mark2);
+    // Past the VRRP child's next counters report.
+    await sleep(1200);
+
+    // The backup through its reload, in the same process: no new transition
+    // in its log or its counters, still backup, and its VRRP instance kept
+    // running (adverts heard kept counting up from where they were).
+    const reloaded2 = await metrics(lab, 'lb2');
+    assert.equal(backup.proc.count(TRANSITION), transitions2, `no transition on the backup through its reload:\n${backup.proc.text()}`);
+    assert.equal(sum(reloaded2, 'baton_vrrp_transitions_total', { instance: 'VI_1' }), counted2, 'the backup counted no transition through its reload');
+    assert.equal(sample(reloaded2, 'baton_vrrp_state', { instance: 'VI_1', state: 'backup' }), 1, 'lb2 is still backup after its reload');
+    const heardAfter = sample(reloaded2, 'baton_vrrp_adverts_received_total', { instance: 'VI_1' }) ?? 0;
+    assert.ok(heardAfter > heard2, `the backup's adverts heard went on counting through its reload: ${heard2} -> ${heardAfter}`);
 
     // Restart the backup while the master serves.
     n2.proc.signal('SIGTERM');
@@ -120,7 +139,13 @@ test('SIGHUP on the master and the backup during traffic: no transition, no sess
     t.diagnostic(`traffic: ${JSON.stringify(summary)}`);
     assert.equal(n1.proc.count(TRANSITION), transitions1, `no transition on the master:\n${n1.proc.text()}`);
     assert.equal(n1.proc.count(/VI_1 entering MASTER state/), 1);
-    assert.equal(n2.proc.count(TRANSITION) - transitions2, 0, 'no transition on the backup through its reload');
+    // The restarted backup started as backup and stayed there: it never
+    // preempted the master, and the master never stepped down.
+    assert.equal(n2.proc.count(TRANSITION), 1, `the restarted backup entered BACKUP once and nothing else:\n${n2.proc.text()}`);
+    assert.equal(n2.proc.count(/VI_1 entering MASTER state/), 0);
+    const final1 = await metrics(lab, 'lb1');
+    assert.equal(sum(final1, 'baton_vrrp_transitions_total', { instance: 'VI_1' }), counted1, 'the master counted no transition through both reloads and the restart');
+    assert.equal(sample(final1, 'baton_vrrp_state', { instance: 'VI_1', state: 'master' }), 1, 'lb1 is still master');
     assert.equal(summary.held, 30);
     assert.equal(summary.lost, 0, 'no held session lost');
     assert.equal(summary.pingFails, 0, 'every ping answered');

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The plain Node relay that /work/shared/PERFORMANCE.md quotes as its
- * baseline: net.createServer + net.connect + pipe, nothing else. Run next to
+ * The cheapest possible Node relay, as a baseline: net.createServer +
+ * net.connect + pipe, nothing else. Run next to
  * Baton (--baseline) it separates what Node itself costs from what Baton
  * adds on top.
  *

@@ -36,7 +36,11 @@ export interface BatonProcess {
   stop(ms?: number): Promise<number | NodeJS.Signals>;
 }
 
-export async function startBaton(yaml: string, options: { env?: Record<string, string>; waitFor?: RegExp } = {}): Promise<BatonProcess> {
+/**
+ * `waitFor`: the log line that says the daemon is up (default `baton started`);
+ * null: wait for the admin API to answer instead (a `log_level` above info logs no such line).
+ */
+export async function startBaton(yaml: string, options: { env?: Record<string, string>; waitFor?: RegExp | null } = {}): Promise<BatonProcess> {
   // Every daemon gets its own admin port: the default 127.0.0.1:9900 would collide between tests.
   const parsed = (parse(yaml) ?? {}) as { admin?: { listen?: string } };
   let adminListen = parsed.admin?.listen;
@@ -126,12 +130,31 @@ export async function startBaton(yaml: string, options: { env?: Record<string, s
     },
   };
   try {
-    await waitForLog(options.waitFor ?? /baton started/, 15_000);
+    if (options.waitFor === null) await waitForAdmin(proc, 15_000);
+    else await waitForLog(options.waitFor ?? /baton started/, 15_000);
   } catch (err) {
     await proc.stop();
     throw err;
   }
   return proc;
+}
+
+/** Polls the admin API until it answers; the daemon starts it last, once every service listens. */
+async function waitForAdmin(proc: BatonProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void proc.exited.then(() => (exited = true));
+  while (Date.now() < deadline && !exited) {
+    try {
+      const res = await fetch(`${proc.adminUrl}/api/status`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the admin API at ${proc.adminUrl} did not answer within ${timeoutMs} ms${exited ? ' (baton exited)' : ''}; last lines:\n${proc.logs.slice(-15).join('\n')}`);
 }
 
 /** Resident set size of a process in bytes, from /proc. */

@@ -6,7 +6,7 @@
  * `baton status` and `baton server` start in a fraction of the time.
  */
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
-import { createLineLogger } from '@baton/core';
+import { createLineLogger, isLogLevel } from '@baton/core';
 import { adminClientFrom, type AdminClient, type AdminStateName } from './cli/admin-client.js';
 import { formatStatus } from './cli/status.js';
 
@@ -65,10 +65,12 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'config file (default: $BATON_CONFIG or /etc/baton/baton.yaml)')
     .action(async (opts: { config?: string }) => {
       const configPath = opts.config ?? defaultConfig();
-      // The log level is only known after the config is read; start at info.
-      const logger = createLineLogger({ level: process.env.BATON_LOG_LEVEL === 'debug' ? 'debug' : 'info' });
+      // The config's log_level is only known once the file is read: until then
+      // $BATON_LOG_LEVEL (or info); the daemon sets the config's level on start and reload.
+      const envLevel = process.env.BATON_LOG_LEVEL;
+      const logger = createLineLogger({ level: isLogLevel(envLevel) ? envLevel : 'info' });
       const { runDaemon } = await import('./daemon.js');
-      const code = await runDaemon({ configPath, logger });
+      const code = await runDaemon({ configPath, logger, setLogLevel: (level) => logger.setLevel(level) });
       process.exit(code);
     });
 

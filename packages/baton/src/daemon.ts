@@ -1,7 +1,11 @@
 /**
  * The daemon: loads the config, runs the data plane (in this process, or in
  * worker processes) and the control plane, and handles the process's life
- * (reload on SIGHUP, graceful stop on SIGTERM/SIGINT).
+ * (reload on SIGHUP, graceful stop on SIGTERM/SIGINT, VRRP stats on SIGUSR2).
+ *
+ * `log_level` holds in every process (this one, the data-plane workers, the
+ * VRRP child) from the start on, and a reload changes it everywhere; a
+ * reload that is rejected leaves it as it was.
  *
  * Reload is all or nothing: every subsystem prepares first (secrets
  * resolved, VRRP interfaces and addresses checked, new listeners bound)
@@ -14,7 +18,7 @@
  * drained, so `baton status` answers during a graceful stop.
  */
 import { availableParallelism } from 'node:os';
-import { BatonError, describeError, type Logger } from '@baton/core';
+import { BatonError, describeError, type Logger, type LogLevel } from '@baton/core';
 import { formatConfigIssue, loadConfigFile } from './config/index.js';
 import type { BatonConfig } from './config/types.js';
 import { ControlPlane } from './control-plane.js';
@@ -37,6 +41,8 @@ export function resolveWorkers(workers: BatonConfig['workers']): number {
 export interface DaemonOptions {
   configPath: string;
   logger: Logger;
+  /** Sets the level of `logger` (the config's log_level, on start and reload). */
+  setLogLevel?: (level: LogLevel) => void;
 }
 
 export class Daemon {
@@ -50,6 +56,7 @@ export class Daemon {
   private reloading: Promise<boolean> = Promise.resolve(true);
   /** Started in this order, stopped in reverse; the admin subsystem comes after them and goes after the data plane. */
   private readonly subsystems: Subsystem[];
+  private readonly vrrp: VrrpSubsystem;
   private started: Subsystem[] = [];
   private adminStarted = false;
   /** sd_notify(3): READY after start, RELOADING/READY around a reload, STOPPING; nothing without $NOTIFY_SOCKET. */
@@ -58,12 +65,16 @@ export class Daemon {
   constructor(private readonly options: DaemonOptions) {
     this.logger = options.logger;
     this.systemd = createSystemdNotifier(options.logger);
-    this.control = new ControlPlane({
-      setServerState: (service, server, state, reason) => this.host?.setServerState(service, server, state, reason),
-      setWriter: (service, server, reason) => this.host?.setWriter(service, server, reason),
-    });
+    this.control = new ControlPlane(
+      {
+        setServerState: (service, server, state, reason) => this.host?.setServerState(service, server, state, reason),
+        setWriter: (service, server, reason) => this.host?.setWriter(service, server, reason),
+      },
+      this.logger,
+    );
     const context = { logger: this.logger, control: this.control };
     const vrrp = new VrrpSubsystem(context);
+    this.vrrp = vrrp;
     this.metrics = new BatonMetrics({
       config: () => this.config,
       control: this.control,
@@ -92,6 +103,20 @@ export class Daemon {
     return this.config;
   }
 
+  /**
+   * The config's log_level for this process and the workers. The VRRP child
+   * takes it with each apply; its records are written here, at this level.
+   */
+  private applyLogLevel(level: LogLevel): void {
+    this.options.setLogLevel?.(level);
+    this.host?.setLogLevel(level);
+  }
+
+  /** SIGUSR2: the VRRP counters as one line per instance; false when there is no VRRP instance. */
+  logVrrpStats(): boolean {
+    return this.vrrp.logStats();
+  }
+
   private async load(): Promise<BatonConfig> {
     const result = await loadConfigFile(this.options.configPath);
     for (const w of result.warnings) this.logger.warn('config warning', { detail: formatConfigIssue(w) });
@@ -105,6 +130,7 @@ export class Daemon {
   /** Loads the config and starts every service; throws BatonError when it cannot. */
   async start(): Promise<void> {
     const config = await this.load();
+    this.applyLogLevel(config.logLevel);
     const workers = resolveWorkers(config.workers);
     this.host = workers > 1 ? new WorkerPool({ workers, logger: this.logger, logLevel: config.logLevel }) : new LocalDataPlane(this.logger);
     await this.host.apply(config.services.map(toServiceSpec));
@@ -160,7 +186,10 @@ export class Daemon {
     const subsystems: Subsystem[] = [...this.started, ...(this.adminStarted ? [this.admin] : [])];
     const prepared: { sub: Subsystem; reload: PreparedReload }[] = [];
     let diff: ApplyResult;
+    const runningLevel = this.config?.logLevel;
     try {
+      // Before the prepare, so what the reload itself logs is at the new level.
+      this.applyLogLevel(config.logLevel);
       for (const sub of subsystems) prepared.push({ sub, reload: await sub.prepare(config) });
       // Last of the checks and first of the changes: it binds every new listener or changes nothing.
       diff = await this.dataPlane.apply(config.services.map(toServiceSpec));
@@ -168,6 +197,7 @@ export class Daemon {
       for (const p of prepared.reverse()) {
         await p.reload.abort().catch((e: unknown) => this.logger.warn('reload abort failed', { subsystem: p.sub.name, error: describeError(e) }));
       }
+      if (runningLevel) this.applyLogLevel(runningLevel);
       this.logger.error('reload rejected, running config kept', { error: describeError(err) });
       return false;
     }
@@ -215,7 +245,10 @@ export class Daemon {
 }
 
 /**
- * Runs a daemon until a signal stops it; wires SIGHUP, SIGTERM and SIGINT.
+ * Runs a daemon until a signal stops it; wires every signal the docs name:
+ * SIGHUP (reload), SIGTERM and SIGINT (graceful stop; a second one exits at
+ * once), SIGUSR2 (VRRP stats; with no VRRP instance it is logged as ignored,
+ * never the default action that would kill the process).
  * Returns the exit code. The handlers are installed before the start, so a
  * signal that arrives while it runs (a reload right after `baton started`,
  * a stop during a slow start) is never the default action that kills the
@@ -238,13 +271,22 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     stopped!();
   };
   const onReload = () => {
-    options.logger.info('signal received', { signal: 'SIGHUP' });
-    if (started) void daemon.reload();
-    else reloadQueued = true;
+    // The reload logs its own line (`reloading`); one queued during the start is told here.
+    if (started) {
+      options.logger.debug('signal received', { signal: 'SIGHUP' });
+      void daemon.reload();
+    } else {
+      options.logger.info('signal received, reload after the start', { signal: 'SIGHUP' });
+      reloadQueued = true;
+    }
+  };
+  const onStats = () => {
+    if (!daemon.logVrrpStats()) options.logger.info('signal ignored', { signal: 'SIGUSR2', reason: 'no vrrp instance (SIGUSR2 logs the VRRP counters)' });
   };
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onReload);
+  process.on('SIGUSR2', onStats);
   try {
     await daemon.start();
   } catch (err) {

@@ -19,6 +19,7 @@ import {
 
 // Compiled to dist/test/, so the sources are two directories up.
 const fixture = (name: string): string => fileURLToPath(new URL(`../../test/fixtures/bad/${name}`, import.meta.url));
+const warnFixture = (name: string): string => fileURLToPath(new URL(`../../test/fixtures/warn/${name}`, import.meta.url));
 const example = (name: string): string => fileURLToPath(new URL(`../../../../config/${name}`, import.meta.url));
 
 function expectOk(result: ConfigResult): { config: BatonConfig; warnings: ConfigIssue[] } {
@@ -279,6 +280,26 @@ test('options the chosen check ignores are warnings', () => {
   assert.deepEqual(warnings.map((w) => [w.path, w.line]), [['services[0].health.path', 7]]);
 });
 
+test('health timeout longer than interval loads, with a warning saying how often such checks then run', async () => {
+  // As HAProxy (`timeout check` > `inter`) and keepalived (`connect_timeout` > `delay_loop`) allow.
+  const file = warnFixture('timeout-over-interval.yaml');
+  const { config, warnings } = expectOk(await loadConfigFile(file));
+  assert.deepEqual(config.services[0]?.health && [config.services[0].health.intervalMs, config.services[0].health.timeoutMs], [1000, 3000]);
+  assert.deepEqual(warnings.map((w) => [w.path, w.line, w.source]), [['services[0].health.timeout', 8, file]]);
+  assert.match(warnings[0]!.message, /^timeout 3s is longer than interval 1s: .* every 3s and goes down after about 9s \(fall 3 × timeout\), not 3s$/);
+
+  // interval alone below the default timeout: accepted, the warning points at interval and names the default.
+  const short = expectOk(loadConfigText(`${MINIMAL}    health: { check: tcp, interval: 500ms, fall: 2 }\n`, 't.yaml', {}));
+  assert.equal(short.config.services[0]?.health?.timeoutMs, 1000);
+  assert.deepEqual(short.warnings.map((w) => [w.path, w.line]), [['services[0].health.interval', 7]]);
+  assert.match(short.warnings[0]!.message, /^timeout 1s \(the default\) is longer than interval 500ms: .* after about 2s \(fall 2 × timeout\), not 1s$/);
+
+  // Equal, or shorter: no warning.
+  for (const h of ['{ check: tcp, interval: 1s, timeout: 1s }', '{ check: tcp, interval: 2s, timeout: 1s }']) {
+    assert.deepEqual(expectOk(loadConfigText(`${MINIMAL}    health: ${h}\n`, 't.yaml', {})).warnings, [], h);
+  }
+});
+
 test('unknown keys from keepalived.conf get a hint', () => {
   const text = `
 vrrp:
@@ -380,7 +401,6 @@ const BAD: { file: string; path: string; line: number; message: RegExp }[] = [
   { file: 'track-unknown-service.yaml', path: 'vrrp[0].track.services[1]', line: 8, message: /no service is named "reads"/ },
   { file: 'empty-servers.yaml', path: 'services[0].servers', line: 5, message: /at least one server/ },
   { file: 'galera-index-without-galera.yaml', path: 'services[0].writer.pick', line: 7, message: /needs health check: galera/ },
-  { file: 'timeout-over-interval.yaml', path: 'services[0].health.timeout', line: 8, message: /3s is longer than interval 1s/ },
   { file: 'duplicate-server-name.yaml', path: 'services[0].servers[1].name', line: 7, message: /"db1" is already defined/ },
   { file: 'duplicate-router-id.yaml', path: 'vrrp[1].router_id', line: 9, message: /already used by vrrp\[0\]/ },
   { file: 'auth-pass-v3.yaml', path: 'vrrp[0].auth_pass_env', line: 6, message: /needs version: 2/ },

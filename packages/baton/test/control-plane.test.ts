@@ -129,3 +129,146 @@ test('chooseWriter: galera-index picks the lowest index among up servers, the sa
   assert.equal(chooseWriter(cfg, cands.map((c) => ({ ...c, galeraIndex: undefined })), null), null, 'no index reported yet: no writer');
   assert.equal(chooseWriter(cfg, [], null), null);
 });
+
+test('a reload that removes the health section puts its servers up: without checks a server is always up', () => {
+  const { control, take } = harness();
+  const checked = (balance: ServiceConfig['balance']) => service('s', balance, [['a'], ['b']], {}, 'down');
+  for (const balance of ['roundrobin', 'writer'] as const) {
+    control.setConfig(config(checked(balance)));
+    control.setHealth('s', 'a', false, 'l4-refused: refused');
+    control.setHealth('s', 'b', false, 'l4-refused: refused');
+    control.setAdmin('s', 'b', 'drain');
+    assert.equal(control.status('s', 'a')?.state, 'down');
+    take();
+    control.setConfig(config({ ...checked(balance), health: undefined }));
+    assert.deepEqual(control.status('s', 'a'), { health: 'up', healthReason: 'health checks removed', admin: 'ready', state: 'up' });
+    assert.deepEqual(control.status('s', 'b'), { health: 'up', healthReason: 'health checks removed', admin: 'drain', state: 'drain' }, 'the operator setting stays');
+    assert.deepEqual(take(), balance === 'writer' ? ['state s/a up', 'state s/b drain', 'writer s a'] : ['state s/a up', 'state s/b drain']);
+    assert.deepEqual(control.servicesWithoutUpServer(), []);
+    control.setAdmin('s', 'b', 'ready');
+    // Unchanged on the next reload: still no checks, still up.
+    control.setConfig(config({ ...checked(balance), health: undefined }));
+    assert.equal(control.status('s', 'b')?.state, 'up');
+    control.setConfig(config()); // forget the service for the next round
+  }
+});
+
+test('a reload that changes a server address starts it from health.initial; the writer moves off it before it is checked', () => {
+  const { control, take } = harness();
+  const cfg = (initial: 'up' | 'down', port: number) => {
+    const svc = service('w', 'writer', [['a'], ['b']], {}, initial);
+    svc.servers[0]!.address = { host: '127.0.0.1', port };
+    return config(svc);
+  };
+  control.setConfig(cfg('down', 2));
+  control.setHealth('w', 'a', true, 'check passed');
+  control.setHealth('w', 'b', true, 'check passed');
+  assert.equal(control.writer('w'), 'a');
+  take();
+  control.setConfig(cfg('down', 2));
+  assert.equal(control.status('w', 'a')?.state, 'up', 'same address: the verdict stays');
+  take();
+  control.setConfig(cfg('down', 3));
+  assert.deepEqual(control.status('w', 'a'), { health: 'down', healthReason: 'address changed', admin: 'ready', state: 'down' });
+  assert.deepEqual(control.status('w', 'b')?.state, 'up', 'the unchanged server keeps its verdict');
+  assert.deepEqual(take(), ['state w/a down', 'state w/b up', 'writer w b']);
+  // With initial: up, a changed address that was down comes up at once (and is checked from there).
+  control.setHealth('w', 'a', false, 'l4-refused: refused');
+  control.setConfig(cfg('up', 4));
+  assert.deepEqual(control.status('w', 'a'), { health: 'up', healthReason: 'address changed', admin: 'ready', state: 'up' });
+});
+
+test('a reload that leaves a writer service with no writer tells the data plane so, and a re-decided writer is re-sent', () => {
+  const { control, take } = harness();
+  const cfg = (port: number) => {
+    const svc = service('w', 'writer', [['a']], {}, 'down');
+    svc.servers[0]!.address = { host: '127.0.0.1', port };
+    return config(svc);
+  };
+  control.setConfig(cfg(2));
+  control.setHealth('w', 'a', true, 'check passed');
+  assert.equal(control.writer('w'), 'a');
+  take();
+  // The only server moves: it starts down, so there is no writer, and the data plane must stop sending to the old one.
+  control.setConfig(cfg(3));
+  assert.equal(control.writer('w'), null);
+  assert.deepEqual(take(), ['state w/a down', 'writer w none']);
+  // An unchanged reload re-sends the unchanged answer: the data plane may have re-created the service.
+  control.setConfig(cfg(3));
+  assert.deepEqual(take(), ['state w/a down', 'writer w none']);
+});
+
+/** A galera-index writer service; its servers start down, and verdicts arrive as setHealth calls. */
+function galeraPlane(failback: boolean, names: string[]) {
+  const h = harness();
+  h.control.setConfig(config(service('w', 'writer', names.map((n) => [n]), { pick: 'galera-index', failback }, 'down')));
+  return h;
+}
+
+type Verdict = [server: string, up: boolean, index?: number];
+const VERDICTS: Verdict[] = [
+  ['a', true, 2],
+  ['b', true, 1],
+  ['c', true, 0],
+  ['d', false],
+];
+
+function permutations<T>(xs: readonly T[]): T[][] {
+  if (xs.length <= 1) return [[...xs]];
+  return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]));
+}
+
+test('galera-index, failback false: the first writer waits for every verdict, so any arrival order picks the lowest index', () => {
+  const picked = new Set<string | null>();
+  for (const order of permutations(VERDICTS)) {
+    const { control } = galeraPlane(false, ['a', 'b', 'c', 'd']);
+    const seen: string[] = [];
+    for (const [i, [name, up, index]] of order.entries()) {
+      assert.equal(control.writer('w'), null, `no writer before every verdict (after ${seen.join(' ') || 'none'})`);
+      assert.deepEqual(control.awaitingVerdicts('w')?.sort(), ['a', 'b', 'c', 'd'].filter((n) => !seen.includes(n)));
+      control.setHealth('w', name, up, up ? 'check passed' : 'l4-refused: refused', index);
+      seen.push(name);
+      if (i === order.length - 1) assert.equal(control.awaitingVerdicts('w'), undefined, 'the wait is over');
+    }
+    picked.add(control.writer('w'));
+    // Then failback false holds: a lower index appearing later does not move the writer.
+    control.setHealth('w', 'a', true, 'check passed', 0);
+    control.setHealth('w', 'c', true, 'check passed', 1);
+    assert.equal(control.writer('w'), 'c');
+  }
+  assert.deepEqual([...picked], ['c'], 'every one of the 24 orders picks the server with wsrep_local_index 0');
+});
+
+test('galera-index, failback false: a server up without an index is no verdict; drained servers are not waited for; ending the wait picks from what is known', () => {
+  const { control, take } = galeraPlane(false, ['a', 'b', 'c']);
+  take();
+  control.setHealth('w', 'a', true, 'check passed'); // up, but no wsrep_local_index yet
+  control.setHealth('w', 'b', true, 'check passed', 1);
+  assert.deepEqual(control.awaitingVerdicts('w'), ['a', 'c']);
+  control.setAdmin('w', 'c', 'maint');
+  assert.deepEqual(control.awaitingVerdicts('w'), ['a']);
+  assert.equal(control.writer('w'), null);
+  assert.deepEqual(control.endVerdictWait('w', 'no verdict from a within 1000 ms'), ['a']);
+  assert.equal(control.writer('w'), 'b');
+  assert.deepEqual(take(), ['state w/a up', 'state w/b up', 'state w/c maint', 'writer w b']);
+  assert.equal(control.endVerdictWait('w', 'again'), undefined, 'nothing to end twice');
+  // A reload does not start a new wait for a service that already has its writer.
+  control.setConfig(config(service('w', 'writer', [['a'], ['b'], ['c'], ['e']], { pick: 'galera-index', failback: false }, 'down')));
+  assert.equal(control.awaitingVerdicts('w'), undefined);
+  assert.equal(control.writer('w'), 'b');
+});
+
+test('galera-index, failback true: the writer is at every step the lowest index among the up servers, whatever the arrival order', () => {
+  for (const order of permutations(VERDICTS)) {
+    const { control } = galeraPlane(true, ['a', 'b', 'c', 'd']);
+    assert.equal(control.awaitingVerdicts('w'), undefined, 'no wait with failback');
+    const state = new Map<string, Verdict>();
+    for (const v of order) {
+      control.setHealth('w', v[0], v[1], 'x', v[2]);
+      state.set(v[0], v);
+      const up = [...state.values()].filter(([, isUp, i]) => isUp && i !== undefined).sort((x, y) => x[2]! - y[2]!);
+      assert.equal(control.writer('w'), up[0]?.[0] ?? null, order.map((o) => o[0]).join(''));
+    }
+    assert.equal(control.writer('w'), 'c');
+  }
+});

@@ -3,7 +3,10 @@
  * up as is). A line is `<ISO time> <LEVEL> <message> key=value ...`; values
  * with spaces or quotes are JSON-quoted so the line stays machine-splittable.
  *
- * Packages depend only on the Logger interface; the daemon chooses the sink.
+ * Packages depend only on the Logger interface; the daemon chooses the sink
+ * and the level. A line logger's level can change while it runs (a reload's
+ * `log_level`): every child made from it follows, so a component holding a
+ * child logger needs no new one.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
@@ -18,6 +21,15 @@ export interface Logger {
 }
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export function isLogLevel(value: unknown): value is LogLevel {
+  return typeof value === 'string' && Object.hasOwn(LEVEL_RANK, value);
+}
+
+/** True when a logger at `min` writes a line at `level`. */
+export function levelEnabled(min: LogLevel, level: LogLevel): boolean {
+  return LEVEL_RANK[level] >= LEVEL_RANK[min];
+}
 
 function formatValue(v: string | number | boolean | null): string {
   if (typeof v !== 'string') return String(v);
@@ -41,10 +53,22 @@ export interface LineLoggerOptions {
   fields?: LogFields;
 }
 
-export function createLineLogger(options: LineLoggerOptions = {}): Logger {
-  const min = LEVEL_RANK[options.level ?? 'info'];
+/** A line logger whose level (shared with every child) can be changed. */
+export interface LineLogger extends Logger {
+  readonly level: LogLevel;
+  setLevel(level: LogLevel): void;
+  child(fields: LogFields): LineLogger;
+}
+
+export function createLineLogger(options: LineLoggerOptions = {}): LineLogger {
+  let level: LogLevel = options.level ?? 'info';
+  let min = LEVEL_RANK[level];
   const write = options.write ?? ((line: string) => void process.stdout.write(line + '\n'));
-  const make = (base: LogFields): Logger => {
+  const setLevel = (next: LogLevel) => {
+    level = next;
+    min = LEVEL_RANK[next];
+  };
+  const make = (base: LogFields): LineLogger => {
     const log = (level: LogLevel, message: string, fields?: LogFields) => {
       if (LEVEL_RANK[level] < min) return;
       write(formatLogLine(level, message, fields ? { ...base, ...fields } : base, new Date()));
@@ -55,6 +79,10 @@ export function createLineLogger(options: LineLoggerOptions = {}): Logger {
       warn: (m, f) => log('warn', m, f),
       error: (m, f) => log('error', m, f),
       child: (fields) => make({ ...base, ...fields }),
+      get level() {
+        return level;
+      },
+      setLevel,
     };
   };
   return make(options.fields ?? {});

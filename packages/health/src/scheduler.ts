@@ -5,7 +5,9 @@
  * Invariants:
  * - A server's checks never overlap: the next check is armed only after the
  *   previous one has settled, `intervalMs` after the previous one started
- *   (or at once when the check took longer than the interval).
+ *   (or at once when the check took longer than the interval). A timeout
+ *   longer than the interval is therefore allowed: a server whose checks run
+ *   into the timeout is checked back to back, every `timeoutMs`.
  * - A check never outlives `timeoutMs`: at the deadline its signal aborts and
  *   the probe settles with `l4-timeout` / `l7-timeout`; a success that
  *   arrives after the deadline counts as `l7-timeout`. A probe that ignores

@@ -151,6 +151,36 @@ test('scheduler: a check slower than the interval is followed at once, not overl
   await scheduler.stop();
 });
 
+test('scheduler: timeout longer than interval: quick checks keep the interval, hung ones run back to back every timeout, never overlapping', async () => {
+  const t = { intervalMs: 200, timeoutMs: 500, fall: 3, initial: 'up' as const };
+  const { clock, probes, results, changes, scheduler } = setup([
+    { name: 'hang', plan: () => ({ hang: true }), timing: t },
+    { name: 'slow', plan: () => ok(350), timing: t },
+    { name: 'quick', plan: () => ok(5), timing: t },
+  ]);
+  scheduler.start();
+  await advance(clock, 2100);
+  const hang = probes.get('hang')!;
+  assert.equal(hang.maxActive, 1, 'never two checks of one server at once');
+  assert.deepEqual(hang.starts, [0, 500, 1000, 1500, 2000], 'each next check starts when the previous one timed out');
+  assert.deepEqual(results.filter((r) => r.server === 'hang').map((r) => r.at), [500, 1000, 1500, 2000]);
+  const down = changes.find((c) => c.server === 'hang' && c.to === 'down');
+  assert.equal(down?.atMs, 3 * t.timeoutMs, 'down after fall × timeout');
+  assert.equal(down?.label, 'l7-timeout');
+  // Slower than the interval but within the timeout: back to back, each a success.
+  const slow = probes.get('slow')!;
+  assert.equal(slow.maxActive, 1);
+  const first = slow.starts[0]!;
+  assert.deepEqual(slow.starts, [0, 1, 2, 3, 4, 5].map((i) => first + i * 350).filter((x) => x <= 2100));
+  assert.ok(results.filter((r) => r.server === 'slow').every((r) => r.result.ok));
+  // Quick checks keep the interval.
+  const quick = probes.get('quick')!;
+  const q0 = quick.starts[0]!;
+  assert.deepEqual(quick.starts, Array.from({ length: 11 }, (_, i) => q0 + i * 200).filter((x) => x <= 2100));
+  assert.equal(scheduler.get('quick')?.state, 'up');
+  await scheduler.stop();
+});
+
 test('scheduler: a late success after the deadline counts as a timeout', async () => {
   const clock = new FakeClock();
   const results: CheckResult[] = [];

@@ -14,6 +14,10 @@
  *   a client that shuts its write side still gets the whole answer.
  * - Any error or timeout on either side destroys both sockets of this
  *   session and nothing else. Counters are settled exactly once, at close.
+ * - One client, at most one report of its connect: failed attempts are
+ *   collected and reported together once the outcome is known (`no-server`
+ *   when the client is refused, the last failure's event when a retry got
+ *   through or the client left first), so a refused client is one log line.
  *
  * Hot path: event handlers are module-level functions reading the session
  * from the socket, so there is no closure per connection and no allocation
@@ -38,7 +42,7 @@ export interface SessionHost {
   releaseServer(session: Session, server: PoolServer): void;
   sessionOpened(session: Session): void;
   sessionClosed(session: Session): void;
-  /** Reports an event worth a (rate-limited) log line. */
+  /** Reports an event worth a (rate-limited) log line; called at most once per session for its connect. */
   report(event: SessionEvent, session: Session, detail: string): void;
 }
 
@@ -58,6 +62,9 @@ export class Session implements PooledSession {
   server: PoolServer | undefined;
   upstream: Tagged | undefined;
   private tried: Set<PoolServer> | undefined;
+  /** Failed connect attempts (`server address: detail`), reported with the outcome. */
+  private failures: string[] | undefined;
+  private lastFailure: 'connect-failed' | 'connect-timeout' = 'connect-failed';
   /** True once the server accepted; before that, errors are connect failures. */
   connected = false;
   private closed = false;
@@ -104,7 +111,7 @@ export class Session implements PooledSession {
   private connectNext(): void {
     const server = this.host.acquireServer(this, this.tried);
     if (!server) {
-      this.host.report('no-server', this, this.tried ? `all ${this.tried.size} tried servers failed` : 'no server available');
+      this.host.report('no-server', this, this.tried ? `all ${this.tried.size} tried servers failed: ${this.attempts()}` : 'no server available');
       this.client.destroy();
       return;
     }
@@ -131,18 +138,25 @@ export class Session implements PooledSession {
     upstream.destroy();
     this.upstream = undefined;
     this.openSockets = 1;
-    this.host.report(event, this, `${server.name} ${server.address}: ${detail}`);
+    (this.failures ??= []).push(`${server.name} ${server.address}: ${detail}`);
+    this.lastFailure = event;
     if (this.client.destroyed) {
+      this.host.report(event, this, `${this.attempts()}; the client left`);
       this.finish();
       return;
     }
     (this.tried ??= new Set()).add(server);
     if (this.tried.size > this.host.retries) {
-      this.host.report('no-server', this, `gave up after ${this.tried.size} attempt(s)`);
+      this.host.report('no-server', this, `gave up after ${this.tried.size} attempt(s): ${this.attempts()}`);
       this.client.destroy();
       return;
     }
     this.connectNext();
+  }
+
+  /** The failed attempts so far, for the one line that reports them. */
+  private attempts(): string {
+    return this.failures?.join('; ') ?? '';
   }
 
   /** The server accepted: start relaying. */
@@ -151,6 +165,7 @@ export class Session implements PooledSession {
     const upstream = this.upstream!;
     this.connected = true;
     this.server!.total++;
+    if (this.failures) this.host.report(this.lastFailure, this, `${this.attempts()}; connected to ${this.server!.name}`);
     upstream.setTimeout(0);
     upstream.removeListener('timeout', onUpstreamTimeout);
     if (client.destroyed) {

@@ -9,6 +9,9 @@
  * - On a writer service with on_change=close, naming a new writer closes the
  *   old writer's sessions, so no client keeps writing to a former writer.
  * - update() never closes a session whose server is unchanged.
+ * - State and writer changes are decisions made elsewhere (health, the
+ *   operator, the control plane), logged once there: applying one, in every
+ *   worker, is a debug line here.
  */
 import net from 'node:net';
 import { RateLimiter, silentLogger, type Logger } from '@baton/core';
@@ -176,7 +179,7 @@ export class Service implements SessionHost {
     const from = server.state;
     server.state = state;
     this.pool.refresh();
-    this.logger.info('server state', { server: name, from, to: state, reason });
+    this.logger.debug('server state', { server: name, from, to: state, reason });
     if (state === 'maint') this.closeServerSessions(server, 'maintenance');
     return true;
   }
@@ -190,7 +193,7 @@ export class Service implements SessionHost {
     const old = balancer.writer();
     if (old === next) return true;
     balancer.setWriter(next);
-    this.logger.info('writer changed', { from: old?.name ?? 'none', to: next?.name ?? 'none', reason });
+    this.logger.debug('writer applied', { from: old?.name ?? 'none', to: next?.name ?? 'none', reason });
     if (old && this.spec.writerOnChange === 'close') this.closeServerSessions(old, `writer moved to ${next?.name ?? 'none'}`);
     return true;
   }
@@ -205,7 +208,7 @@ export class Service implements SessionHost {
     const n = server.sessions.size;
     if (n === 0) return;
     for (const s of [...server.sessions]) s.close(reason);
-    this.logger.info('closed sessions', { server: server.name, count: n, reason });
+    this.logger.debug('closed sessions', { server: server.name, count: n, reason });
   }
 
   /**

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { requireCapability } from '@baton/core';
-import { nameBackend, listenBackend, fetchName, openSession, serviceSpec, startService, tally, times, sleep, waitFor, type Backend } from './helpers.js';
+import { nameBackend, listenBackend, fetchName, openSession, serviceSpec, startService, tally, times, sleep, waitFor, prng, type Backend } from './helpers.js';
 
 const cleanup: Array<() => unknown> = [];
 after(async () => {
@@ -156,6 +156,7 @@ test('bad peers close only their own session: garbage, client RST, client vanish
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     socket.write('r\n');
     socket.on('data', (d) => {
@@ -171,31 +172,82 @@ test('bad peers close only their own session: garbage, client RST, client vanish
   const silent = await listenBackend('s', net.createServer((s) => (silentSockets.add(s), s.on('error', () => undefined))), silentSockets);
   cleanup.push(() => silent.close());
 
-  const { service, port } = await startService(serviceSpec([{ name: 'r', port: backend.port }], { idleTimeoutMs: 5000 }));
+  const IDLE_MS = 800;
+  const { service, port } = await startService(serviceSpec([{ name: 'r', port: backend.port }], { idleTimeoutMs: IDLE_MS }));
   cleanup.push(() => service.stopListening());
   const { service: quiet, port: quietPort } = await startService(serviceSpec([{ name: 's', port: silent.port }], { name: 'quiet', idleTimeoutMs: 300 }));
   cleanup.push(() => quiet.stopListening());
+  const r = () => service.counters().servers[0]!;
 
+  // The bystander pings every 100 ms all through the test (well inside the
+  // idle timeout), and every ping must come back.
   const bystander = await openSession(port);
+  let pingsSent = 0;
+  let echoed = '';
+  bystander.socket.on('data', (d: string) => (echoed += d));
+  const pinger = setInterval(() => {
+    pingsSent++;
+    bystander.socket.write('ping\n');
+  }, 100);
+  cleanup.push(() => clearInterval(pinger));
 
-  // Garbage bytes are just bytes: relayed, echoed.
-  const g = await openSession(port);
-  const garbage = Buffer.from([0, 255, 13, 10, 0xde, 0xad, 0xbe, 0xef]);
-  g.socket.write(garbage);
-  const back = await new Promise<Buffer>((resolve) => g.socket.once('data', (d) => resolve(Buffer.from(d as unknown as string, 'latin1'))));
-  assert.ok(back.length > 0);
-  g.socket.destroy();
+  // Garbage bytes are just bytes: every byte value (descending, so that
+  // "RST" does not appear), plus 64 KiB of seeded noise, comes back exactly
+  // as sent, after the backend's name line.
+  const rand = prng(7);
+  const noise = Buffer.from(Array.from({ length: 65_536 }, () => Math.floor(rand() * 256)));
+  const garbage = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => 255 - i)), noise]);
+  assert.equal(garbage.includes('RST'), false, 'the garbage must not ask the backend to reset');
+  const back = await new Promise<Buffer>((resolve, reject) => {
+    const want = 2 + garbage.length;
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const c = net.connect({ port, host: '127.0.0.1' }, () => c.write(garbage));
+    const timer = setTimeout(() => (c.destroy(), reject(new Error(`echo incomplete: ${got} of ${want} bytes`))), 5000);
+    c.on('data', (d: Buffer) => {
+      chunks.push(d);
+      got += d.length;
+      if (got >= want) {
+        clearTimeout(timer);
+        c.destroy();
+        resolve(Buffer.concat(chunks));
+      }
+    });
+    c.on('error', reject);
+  });
+  assert.equal(back.subarray(0, 2).toString('latin1'), 'r\n');
+  assert.ok(back.subarray(2).equals(garbage), `echoed bytes differ from the ${garbage.length} sent (first difference at ${back.subarray(2).findIndex((b, i) => b !== garbage[i])})`);
 
   // A client that resets.
   const rst = await openSession(port);
   rst.socket.resetAndDestroy();
-  // A client that vanishes without a FIN is the idle timeout's job.
-  const vanish = await openSession(port);
-  vanish.socket.pause();
   // A backend that resets mid-transfer.
   const brst = await openSession(port);
   brst.socket.write('RST');
   await brst.closed;
+  assert.ok(await waitFor(() => r().sessionErrors >= 2), 'client RST and backend RST are counted');
+  assert.ok(await waitFor(() => service.activeSessions === 1 && sockets.size === 1), `only the bystander is left: ${service.activeSessions} sessions, ${sockets.size} backend sockets`);
+
+  // A client that vanishes (its host gone: no FIN, no RST, nothing ever
+  // again). On loopback the kernel still acknowledges, so to Baton it is a
+  // session that stays silent: only the idle timeout can end it, and it must
+  // end it, count it, and free both of its sockets.
+  const errorsBefore = r().sessionErrors;
+  const vanish = await openSession(port);
+  const vanishedAt = Date.now();
+  let vanishEnd = 0;
+  vanish.socket.on('end', () => (vanishEnd = Date.now()));
+  assert.equal(service.activeSessions, 2);
+  assert.equal(sockets.size, 2, 'the vanishing client has its backend connection');
+  const closedInTime = await Promise.race([vanish.closed.then(() => true), sleep(IDLE_MS * 5).then(() => false)]);
+  assert.ok(closedInTime, `the vanished client's session is still open ${IDLE_MS * 5} ms after its last byte`);
+  const waited = Date.now() - vanishedAt;
+  assert.ok(vanishEnd > 0, 'Baton closed the session (the client never did)');
+  assert.ok(waited >= IDLE_MS - 50, `closed after ${waited} ms, before the idle timeout of ${IDLE_MS} ms`);
+  assert.ok(await waitFor(() => r().sessionErrors === errorsBefore + 1), `the idle timeout is counted once: ${r().sessionErrors - errorsBefore}`);
+  assert.ok(await waitFor(() => service.activeSessions === 1 && sockets.size === 1 && r().active === 1), `the vanished session left nothing behind: ${service.activeSessions} sessions, ${sockets.size} backend sockets, ${r().active} active`);
+  assert.equal(bystander.socket.destroyed, false, 'the bystander outlives the idle timeout of the vanished client');
+
   // A backend that never answers: closed at idle_timeout, counted.
   const q = net.connect({ port: quietPort, host: '127.0.0.1' });
   q.on('error', () => undefined);
@@ -203,15 +255,14 @@ test('bad peers close only their own session: garbage, client RST, client vanish
   await qClosed;
   assert.ok(await waitFor(() => quiet.counters().servers[0]!.sessionErrors === 1), 'the silent backend session is counted');
 
-  // The bystander kept working through all of it.
-  bystander.socket.write('ping\n');
-  const pong = await new Promise<string>((resolve) => bystander.socket.once('data', (d) => resolve(String(d))));
-  assert.equal(pong, 'ping\n');
+  // The bystander kept working through all of it: every ping echoed.
+  clearInterval(pinger);
+  assert.ok(pingsSent >= 10, `${pingsSent} pings`);
+  assert.ok(await waitFor(() => echoed.length === pingsSent * 'ping\n'.length), `${pingsSent} pings sent, ${echoed.length / 5} echoed`);
+  assert.equal(echoed, 'ping\n'.repeat(pingsSent));
   assert.equal(await fetchName(port), 'r');
-  vanish.socket.destroy();
   bystander.socket.destroy();
-  assert.ok(await waitFor(() => service.activeSessions === 0));
-  assert.ok(service.counters().servers[0]!.sessionErrors >= 2, 'client RST and backend RST are counted');
+  assert.ok(await waitFor(() => service.activeSessions === 0 && sockets.size === 0 && r().active === 0), 'no session or backend socket left');
 });
 
 test('connect timeout: a backend that never completes the handshake is skipped for the next server', async (t) => {

@@ -457,7 +457,9 @@ export class Router {
       if (this.garpCfg.refreshMs > 0) this.scheduleRefresh();
     }
     const priority = this.effectivePriority;
-    this.log.info('vrrp state change', { from, to, reason, priority, master: this.s.masterAddr ?? undefined });
+    // The notifier reports the transition (the daemon's is the keepalived-style
+    // `entering MASTER state` line); at info this would be a second line for it.
+    this.log.debug('vrrp state change', { from, to, reason, priority, master: this.s.masterAddr ?? undefined });
     this.stats.transition(to);
     this.notifier.notify({ instance: this.name, from, to, reason, priority, atMs: this.clock.now() });
   }

@@ -1,7 +1,8 @@
 /**
- * GET /metrics: the series of DESIGN.md's table, plus Node's default process
- * metrics, in one prom-client registry of the daemon's own (never the global
- * one, so tests can build several).
+ * GET /metrics: Baton's series (the table in docs/operations.md, "Metrics and
+ * the Grafana dashboard", which a test checks against this registry), plus
+ * Node's default process metrics, in one prom-client registry of the
+ * daemon's own (never the global one, so tests can build several).
  *
  * Invariants:
  * - A scrape asks the data plane for its counters once (every worker,

@@ -1,6 +1,7 @@
 /**
- * GET /api/status: the daemon's state in one JSON document (DESIGN.md),
- * built from plain inputs so it is tested without sockets.
+ * GET /api/status: the daemon's state in one JSON document (its fields are
+ * listed in docs/operations.md, "The commands"), built from plain inputs so
+ * it is tested without sockets.
  */
 import type { CheckResult } from '@baton/health';
 import type { ServiceCounters } from '@baton/proxy';

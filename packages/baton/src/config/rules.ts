@@ -3,7 +3,8 @@
  * ports two services cannot both bind, writer settings on a service that has
  * no writer, advert_interval against the VRRP version, track.services naming
  * a service that does not exist, and the warnings (secrets named but not set
- * in this environment, health options the chosen check ignores).
+ * in this environment, health options the chosen check ignores, a health
+ * timeout longer than its interval).
  *
  * They run on the raw YAML value, not on the schema's output, so they still
  * report when the schema has found errors elsewhere in the file: one
@@ -189,10 +190,17 @@ function checkHealth(
   const intervalMs = durationMs(health.interval, HEALTH_DEFAULTS.interval);
   const timeoutMs = durationMs(health.timeout, HEALTH_DEFAULTS.timeout);
   if (intervalMs !== undefined && timeoutMs !== undefined && timeoutMs > intervalMs) {
-    // A check still running when the next is due would overlap it.
-    errors.push({
+    // Allowed, as HAProxy (`timeout check` > `inter`) and keepalived
+    // (`connect_timeout` > `delay_loop`) allow it: checks of one server never
+    // overlap, so a check that runs into its timeout is followed at once by
+    // the next, and an unresponsive server is checked every `timeout`.
+    const fall = typeof health.fall === 'number' && Number.isInteger(health.fall) && health.fall >= 1 ? health.fall : HEALTH_DEFAULTS.fall;
+    warnings.push({
       path: at(health.timeout === undefined ? 'interval' : 'timeout'),
-      message: `timeout ${formatDuration(timeoutMs)} is longer than interval ${formatDuration(intervalMs)}`,
+      message:
+        `timeout ${formatDuration(timeoutMs)}${health.timeout === undefined ? ' (the default)' : ''} is longer than interval ${formatDuration(intervalMs)}: ` +
+        `checks never overlap, so a server whose checks run into the timeout is checked only every ${formatDuration(timeoutMs)} ` +
+        `and goes down after about ${formatDuration(fall * timeoutMs)} (fall ${fall} × timeout), not ${formatDuration(fall * intervalMs)}`,
     });
   }
   if (check === 'script' && health.command === undefined) {

@@ -1,5 +1,5 @@
 /**
- * The zod schema of baton.yaml: the snake_case file format of DESIGN.md on
+ * The zod schema of baton.yaml: the snake_case file format (docs/config.md) on
  * the input side, the normalized `BatonConfig` of types.ts on the output side
  * (camelCase, durations in ms, addresses split, defaults filled in).
  *
@@ -140,7 +140,7 @@ const writerSchema = z
 export const DEFAULT_WRITER: WriterConfig = { pick: 'first', failback: false, onChange: 'close' };
 
 /** Health defaults, shared with rules.ts (which compares timeout and interval on the raw file). */
-export const HEALTH_DEFAULTS = { interval: '2s', timeout: '1s' } as const;
+export const HEALTH_DEFAULTS = { interval: '2s', timeout: '1s', fall: 3 } as const;
 
 const healthSchema = z
   .strictObject({
@@ -148,7 +148,7 @@ const healthSchema = z
     interval: duration().prefault(HEALTH_DEFAULTS.interval),
     timeout: duration().prefault(HEALTH_DEFAULTS.timeout),
     rise: intIn(1, 1000).default(2),
-    fall: intIn(1, 1000).default(3),
+    fall: intIn(1, 1000).default(HEALTH_DEFAULTS.fall),
     initial: z.enum(['up', 'down']).default('down'),
     port: intIn(1, 65535).optional(),
     path: z.string().startsWith('/', { error: 'must start with "/"' }).default('/'),

@@ -4,7 +4,7 @@
  * split into host and port, defaults are filled in. Everything downstream of
  * the loader (data plane, health, VRRP, admin) consumes these types only.
  *
- * The YAML spelling (snake_case) is documented in DESIGN.md and docs/config.md.
+ * The YAML spelling (snake_case) is documented in docs/config.md.
  */
 
 export interface HostPort {

@@ -13,7 +13,7 @@
  */
 import type { ApplyResult, ServerCounters, ServerState, ServiceCounters, ServiceSpec } from '@baton/proxy';
 import { DataPlane } from '@baton/proxy';
-import type { Logger } from '@baton/core';
+import type { Logger, LogLevel } from '@baton/core';
 
 export interface DataPlaneHost {
   /** Number of processes relaying (1 = in this process). */
@@ -21,6 +21,8 @@ export interface DataPlaneHost {
   apply(specs: readonly ServiceSpec[]): Promise<ApplyResult>;
   setServerState(service: string, server: string, state: ServerState, reason: string): void;
   setWriter(service: string, server: string | null, reason: string): void;
+  /** The config's log_level, for the processes this host runs (ordered like the calls above). */
+  setLogLevel(level: LogLevel): void;
   counters(): Promise<ServiceCounters[]>;
   activeSessions(): Promise<number>;
   /** Stops accepting, lets sessions finish for up to graceMs, closes the rest; resolves with the number closed. */
@@ -46,6 +48,11 @@ export class LocalDataPlane implements DataPlaneHost {
 
   setWriter(service: string, server: string | null, reason: string): void {
     this.dataPlane.setWriter(service, server, reason);
+  }
+
+  setLogLevel(level: LogLevel): void {
+    // The relay logs through the daemon's own logger, whose level the daemon sets.
+    void level;
   }
 
   counters(): Promise<ServiceCounters[]> {

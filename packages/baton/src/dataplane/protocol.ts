@@ -24,6 +24,8 @@ export type ToWorker =
   | { t: 'apply'; id: number; specs: ServiceSpec[]; slots: Record<string, number> }
   | { t: 'state'; service: string; server: string; state: ServerState; reason: string }
   | { t: 'writer'; service: string; server: string | null; reason: string }
+  /** The config's log_level (start and reload). */
+  | { t: 'log-level'; level: LogLevel }
   | { t: 'counters'; id: number }
   | { t: 'shutdown'; id: number; graceMs: number };
 

@@ -9,23 +9,32 @@
  * - Messages are handled strictly in order: each waits for the previous one
  *   (an apply binds asynchronously; the state changes after it must not
  *   overtake it).
- * - SIGTERM, SIGINT and SIGHUP are ignored: a signal sent to the whole
- *   process group (Ctrl-C, a service manager) must not cut sessions; the
- *   daemon decides and sends `shutdown`. The daemon's death closes the IPC
- *   channel, and the cluster module then ends the worker.
+ * - Every signal the daemon acts on (SIGTERM, SIGINT, SIGHUP, SIGUSR2) is
+ *   ignored here, with a debug line: a signal sent to the whole process
+ *   group (Ctrl-C, a service manager, `systemctl kill`) must neither cut
+ *   sessions nor kill the worker, and the primary, which gets the same
+ *   signal, is the one that acts on it and logs it. The daemon decides and
+ *   sends `shutdown`. The daemon's death closes the IPC channel, and the
+ *   cluster module then ends the worker.
+ * - The log level is the daemon's: from the environment at fork, then from
+ *   the init and every `log-level` message. One logger object is kept, so
+ *   the services' child loggers follow a change.
  */
 import cluster from 'node:cluster';
-import { createLineLogger, describeError, type Logger } from '@baton/core';
+import { createLineLogger, describeError, isLogLevel, type LineLogger } from '@baton/core';
 import { DataPlane, type ServiceSpec } from '@baton/proxy';
 import { SEQUENCE_BYTES, SEQUENCE_FD, type FromWorker, type ToWorker } from './protocol.js';
 import { mapSharedSequences } from './sequence.js';
 
 if (!cluster.isWorker) throw new Error('worker-main is started by the daemon, not directly');
 
-for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => undefined);
-
 const workerId = cluster.worker!.id;
-let logger: Logger = createLineLogger({ level: 'info' }).child({ worker: workerId });
+const envLevel = process.env.BATON_LOG_LEVEL;
+const logger: LineLogger = createLineLogger({ level: isLogLevel(envLevel) ? envLevel : 'info' }).child({ worker: workerId });
+
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2'] as const) {
+  process.on(signal, () => logger.debug('signal ignored', { signal, pid: process.pid, reason: 'workers take orders from the daemon; signal its main process' }));
+}
 let slots: Record<string, number> = {};
 const sequence = mapSharedSequences(SEQUENCE_FD, SEQUENCE_BYTES);
 let dataPlane: DataPlane | undefined;
@@ -60,7 +69,7 @@ async function apply(id: number, specs: ServiceSpec[]): Promise<boolean> {
 async function handle(msg: ToWorker): Promise<void> {
   switch (msg.t) {
     case 'init': {
-      logger = createLineLogger({ level: msg.init.logLevel }).child({ worker: workerId });
+      logger.setLevel(msg.init.logLevel);
       slots = msg.init.slots;
       if (await apply(msg.id, msg.init.specs)) {
         for (const [service, server, state] of msg.init.states) plane().setServerState(service, server, state, 'worker start');
@@ -77,6 +86,9 @@ async function handle(msg: ToWorker): Promise<void> {
       return;
     case 'writer':
       plane().setWriter(msg.service, msg.server, msg.reason);
+      return;
+    case 'log-level':
+      logger.setLevel(msg.level);
       return;
     case 'counters':
       send({ t: 'counters', id: msg.id, services: plane().counters() });

@@ -100,8 +100,11 @@ export class WorkerPool implements DataPlaneHost {
     }
   }
 
+  /** Every live worker takes it now (in order with the other messages); a worker forked later gets it in its init. */
   setLogLevel(level: LogLevel): void {
+    if (level === this.logLevel) return;
     this.logLevel = level;
+    this.broadcast({ t: 'log-level', level });
   }
 
   private slotsFor(specs: readonly ServiceSpec[]): Record<string, number> {
@@ -263,7 +266,8 @@ export class WorkerPool implements DataPlaneHost {
   }
 
   private async fork(slot: Slot): Promise<{ result?: ApplyResult; error?: { message: string } }> {
-    const worker = cluster.fork({ BATON_WORKER_INDEX: String(slot.index) });
+    // The level in the environment covers what the worker logs before its init arrives.
+    const worker = cluster.fork({ BATON_WORKER_INDEX: String(slot.index), BATON_LOG_LEVEL: this.logLevel });
     slot.worker = worker;
     slot.ready = false;
     slot.last = [];
@@ -298,7 +302,8 @@ export class WorkerPool implements DataPlaneHost {
     }
     if (slot.worker !== worker) return { error: { message: 'worker exited during start' } };
     slot.ready = true;
-    // States and writers sent while the init was in flight.
+    // The level, states and writers changed while the init was in flight.
+    this.send(worker, { t: 'log-level', level: this.logLevel });
     for (const [service, server, state] of this.states.values()) this.send(worker, { t: 'state', service, server, state, reason: 'worker start' });
     for (const [service, server] of this.writers) this.send(worker, { t: 'writer', service, server, reason: 'worker start' });
     this.logger.info('worker started', { worker: worker.id, index: slot.index, pid: worker.process.pid });

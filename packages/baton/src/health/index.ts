@@ -12,8 +12,16 @@
  * - Probes get the password from the environment variable `password_env`
  *   names; it is never logged. A variable that is not set is an error at
  *   start and rejects a reload (prepare), before any scheduler changes.
+ * - The control plane hears every state change, and every settled verdict
+ *   (up with a passing check, or down with the rise count at zero), so a
+ *   first writer pick that waits for every server's verdict is not held up
+ *   by a server that stays down.
+ * - A first writer pick that waits for verdicts waits at most
+ *   (rise + 1) × interval + timeout from the start of the checks (every
+ *   server's first check starts within one interval, and `rise` passing
+ *   checks follow); then it picks from what it has, and that is logged.
  */
-import { BatonError, type Logger } from '@baton/core';
+import { BatonError, realClock, type Logger, type TimerHandle } from '@baton/core';
 import { createProbe, HealthScheduler, type CheckResult } from '@baton/health';
 import type { BatonConfig, ServiceConfig } from '../config/types.js';
 import type { ControlPlane } from '../control-plane.js';
@@ -57,6 +65,8 @@ export class HealthSubsystem implements Subsystem {
   private readonly control: ControlPlane;
   /** The last result per service and server, for the admin API. */
   private readonly last = new Map<string, CheckResult>();
+  /** Per service: the timer that ends the first writer pick's wait for verdicts. */
+  private readonly verdictWaits = new Map<string, TimerHandle>();
 
   constructor(
     context: SubsystemContext,
@@ -86,6 +96,8 @@ export class HealthSubsystem implements Subsystem {
   }
 
   async stop(): Promise<void> {
+    for (const t of this.verdictWaits.values()) realClock.clearTimeout(t);
+    this.verdictWaits.clear();
     await Promise.all([...this.running.values()].map((r) => r.scheduler.stop()));
     this.running.clear();
   }
@@ -97,6 +109,8 @@ export class HealthSubsystem implements Subsystem {
       const svc = wanted.get(name);
       if (!svc || serviceKey(svc) !== running.key) {
         this.running.delete(name);
+        realClock.clearTimeout(this.verdictWaits.get(name));
+        this.verdictWaits.delete(name);
         await running.scheduler.stop();
         for (const k of [...this.last.keys()]) if (k.startsWith(`${name}\0`)) this.last.delete(k);
       }
@@ -133,12 +147,32 @@ export class HealthSubsystem implements Subsystem {
       onResult: (server, result, health) => {
         this.last.set(`${svc.name}\0${server}`, result);
         this.hooks.onCheck?.(svc.name, server, result);
-        // Galera indexes move when nodes join or leave without any up/down change.
-        if (galera && result.ok) this.control.setHealth(svc.name, server, health.state === 'up', 'check passed', result.info?.galeraIndex);
+        // A settled verdict. Galera indexes move when nodes join or leave without any up/down change.
+        const settled = health.state === 'up' ? galera && result.ok : health.counter === 0;
+        if (settled) {
+          const reason = result.ok ? 'check passed' : `${result.reason}: ${result.detail}`;
+          this.control.setHealth(svc.name, server, health.state === 'up', reason, result.info?.galeraIndex);
+        }
       },
     });
     scheduler.start();
     logger.info('health checks started', { check: h.check, servers: servers.length, interval_ms: h.intervalMs });
+    if (this.control.awaitingVerdicts(svc.name)) {
+      const waitMs = (h.rise + 1) * h.intervalMs + h.timeoutMs;
+      realClock.clearTimeout(this.verdictWaits.get(svc.name));
+      this.verdictWaits.set(
+        svc.name,
+        realClock.setTimeout(() => {
+          this.verdictWaits.delete(svc.name);
+          const missing = this.control.awaitingVerdicts(svc.name);
+          if (!missing) return;
+          this.control.endVerdictWait(svc.name, `no verdict from ${missing.join(',')} within ${waitMs} ms`);
+          if (missing.length > 0) {
+            logger.warn('writer picked without every verdict', { waited_ms: waitMs, no_verdict: missing.join(','), writer: this.control.writer(svc.name) ?? 'none' });
+          }
+        }, waitMs),
+      );
+    }
     return scheduler;
   }
 }

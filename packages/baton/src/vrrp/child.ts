@@ -9,14 +9,19 @@
  * - When the IPC channel closes (the daemon exited or was killed), every
  *   router shuts down at once (priority 0, VIPs removed) and the process
  *   exits: a VIP is never held for a dead data plane.
- * - Termination signals are the daemon's to act on: the whole process group
- *   gets SIGTERM/SIGINT from a service manager or a terminal, and the daemon
- *   then stops this process over IPC after the routers' orderly shutdown.
+ * - Signals are the daemon's to act on: the whole process group gets
+ *   SIGTERM/SIGINT from a service manager or a terminal (SIGHUP, SIGUSR2 from
+ *   `systemctl kill`), and the daemon, which logs it, then stops this process
+ *   over IPC after the routers' orderly shutdown (or asks for a reload, or
+ *   for the stats). Here each is ignored with a debug line.
+ * - Records below the config's log_level (sent with every apply) are
+ *   dropped here, before they cost an IPC message.
  */
-import { createLineLogger, describeError, type LogFields, type LogLevel, type Logger } from '@baton/core';
+import { createLineLogger, describeError, levelEnabled, type LogFields, type LogLevel, type Logger } from '@baton/core';
 import { InstanceHost } from './host.js';
 import type { FromChild, ToChild } from './ipc.js';
 
+/** Where records go once the daemon is gone; its level is the one in force. */
 const fallback = createLineLogger();
 let connected = typeof process.send === 'function' && process.connected;
 
@@ -31,6 +36,7 @@ function send(msg: FromChild, cb?: () => void): void {
 
 function ipcLogger(base: LogFields): Logger {
   const log = (level: LogLevel, message: string, fields?: LogFields) => {
+    if (!levelEnabled(fallback.level, level)) return;
     const all = fields ? { ...base, ...fields } : base;
     if (connected) send({ t: 'log', level, message, fields: all });
     else fallback[level](message, all);
@@ -76,7 +82,9 @@ function shutdownAndExit(reason: string, id?: number): void {
     });
 }
 
-for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2'] as const) process.on(sig, () => {});
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2'] as const) {
+  process.on(signal, () => logger.debug('signal ignored', { signal, pid: process.pid, reason: 'the vrrp child takes orders from the daemon; signal its main process' }));
+}
 
 process.on('disconnect', () => {
   connected = false;
@@ -87,6 +95,7 @@ process.on('message', (raw) => {
   const msg = raw as ToChild;
   switch (msg.t) {
     case 'apply':
+      fallback.setLevel(msg.logLevel);
       host.setServicesDown(msg.servicesDown);
       host.apply(msg.instances).then(
         (summary) => send({ t: 'done', id: msg.id, summary }),

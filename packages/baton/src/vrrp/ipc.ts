@@ -29,7 +29,7 @@ export interface ApplySummary {
 
 export type ToChild =
   /** The full wanted set: the child diffs it against what it runs. */
-  | { t: 'apply'; id: number; instances: InstanceSpec[]; servicesDown: string[] }
+  | { t: 'apply'; id: number; instances: InstanceSpec[]; servicesDown: string[]; logLevel: LogLevel }
   /** Tracked services' status changed (ControlPlane.servicesWithoutUpServer()). */
   | { t: 'services'; down: string[] }
   | { t: 'log-stats' }

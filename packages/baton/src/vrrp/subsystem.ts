@@ -7,7 +7,7 @@
  * records (written here, so the log stays one stream), snapshots and stats.
  *
  * Invariants:
- * - Without a `vrrp:` section nothing is forked and no handler installed.
+ * - Without a `vrrp:` section nothing is forked and nothing subscribed.
  * - Reload is prepared here before anything changes: every password is
  *   resolved, and every instance that will start or restart has its
  *   interface, source address and raw socket opened once and closed, so a
@@ -20,12 +20,15 @@
  * - A child that dies on its own is logged and forked again with backoff,
  *   with the last wanted set; the daemon's death closes the IPC channel and
  *   the child then shuts its routers down by itself.
- * - SIGUSR2 makes the child log one `vrrp stats` line per instance.
+ * - logStats() (the daemon's SIGUSR2) makes the child log one `vrrp stats`
+ *   line per instance. The daemon owns every signal handler: this process
+ *   must survive SIGUSR2 whether or not a child runs.
+ * - The child logs at the config's log_level: every apply carries it.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { BatonError, describeError, silentLogger } from '@baton/core';
+import { BatonError, describeError, silentLogger, type LogLevel } from '@baton/core';
 import { openRawTransport } from '@baton/vrrp';
 import type { BatonConfig, VrrpInstanceConfig, VrrpSyncGroupConfig } from '../config/types.js';
 import type { PreparedReload, ReloadFields, Subsystem, SubsystemContext } from '../subsystem.js';
@@ -94,6 +97,7 @@ export class VrrpSubsystem implements Subsystem {
   private child: ChildProcess | undefined;
   private childExited: Promise<void> = Promise.resolve();
   private wanted: InstanceSpec[] = [];
+  private logLevel: LogLevel = 'info';
   private snapshots: InstanceSnapshot[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -101,14 +105,12 @@ export class VrrpSubsystem implements Subsystem {
   private restartTimer: NodeJS.Timeout | undefined;
   private restartDelay = RESTART_MIN_MS;
   private unsubscribe: (() => void) | undefined;
-  private readonly onUsr2 = () => this.logStats();
-  private signalInstalled = false;
 
   constructor(private readonly context: SubsystemContext) {}
 
   async start(config: BatonConfig): Promise<void> {
     try {
-      await this.apply(specsOf(config));
+      await this.apply(specsOf(config), config.logLevel);
     } catch (err) {
       // The daemon does not stop a subsystem whose start failed: leave no child (nor VIP) behind.
       await this.stop();
@@ -127,7 +129,7 @@ export class VrrpSubsystem implements Subsystem {
       await preflight(spec.config);
     }
     return {
-      commit: async () => summaryFields(await this.apply(specs)),
+      commit: async () => summaryFields(await this.apply(specs, config.logLevel)),
       abort: () => Promise.resolve(),
     };
   }
@@ -145,13 +147,15 @@ export class VrrpSubsystem implements Subsystem {
     return this.snapshots;
   }
 
-  logStats(): void {
-    this.send({ t: 'log-stats' });
+  /** Asks the child for its `vrrp stats` lines; false when no child runs (no `vrrp:` instance). */
+  logStats(): boolean {
+    return this.send({ t: 'log-stats' });
   }
 
-  private async apply(specs: InstanceSpec[]): Promise<ApplySummary> {
+  private async apply(specs: InstanceSpec[], logLevel: LogLevel): Promise<ApplySummary> {
     const before = this.wanted.map((s) => s.config.name);
     this.wanted = specs;
+    this.logLevel = logLevel;
     if (specs.length === 0) {
       // Every instance removed: the child's stop is exactly "stop them all".
       this.uninstall();
@@ -166,7 +170,7 @@ export class VrrpSubsystem implements Subsystem {
       this.spawn();
     }
     this.install();
-    const summary = await this.request({ t: 'apply', id: 0, instances: specs, servicesDown: this.servicesDown() });
+    const summary = await this.request({ t: 'apply', id: 0, instances: specs, servicesDown: this.servicesDown(), logLevel: this.logLevel });
     return summary ?? { added: [], removed: [], restarted: [], updated: [] };
   }
 
@@ -176,17 +180,11 @@ export class VrrpSubsystem implements Subsystem {
 
   private install(): void {
     this.unsubscribe ??= this.context.control.subscribe(() => this.send({ t: 'services', down: this.servicesDown() }));
-    if (!this.signalInstalled) {
-      process.on('SIGUSR2', this.onUsr2);
-      this.signalInstalled = true;
-    }
   }
 
   private uninstall(): void {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    if (this.signalInstalled) process.off('SIGUSR2', this.onUsr2);
-    this.signalInstalled = false;
   }
 
   private spawn(): void {
@@ -231,7 +229,7 @@ export class VrrpSubsystem implements Subsystem {
       this.restartTimer = undefined;
       if (this.stopped || this.child || this.wanted.length === 0) return;
       this.spawn();
-      this.request({ t: 'apply', id: 0, instances: this.wanted, servicesDown: this.servicesDown() }).catch((err: unknown) =>
+      this.request({ t: 'apply', id: 0, instances: this.wanted, servicesDown: this.servicesDown(), logLevel: this.logLevel }).catch((err: unknown) =>
         this.context.logger.error('vrrp restart failed', { error: describeError(err) }),
       );
     }, delay);
