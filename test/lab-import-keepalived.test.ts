@@ -321,3 +321,46 @@ test('a weighted track_interface moves the priority instead of faulting: the kee
     await waitVip(lab, 'bt', vip, true, 5000);
   });
 });
+
+test('sync group: a member that loses its election takes the other member to BACKUP with it, though that one has the higher priority', async (t) => {
+  if (!requireCapability(t, ok, reason)) return;
+  await withLab(['ka', 'bt'], async (lab) => {
+    const vip1 = lab.ip(101);
+    const vip2 = lab.ip(102);
+    const instance = (name: string, vrid: number, priority: number, vip: string) => `vrrp_instance ${name} {
+  state BACKUP
+  interface eth0
+  virtual_router_id ${vrid}
+  priority ${priority}
+  advert_int 1
+  virtual_ipaddress {
+    ${vip}/24
+  }
+}
+`;
+    const imported = importConf(lab, 'bt', `vrrp_sync_group VG_1 {\n  group {\n    VI_1\n    VI_2\n  }\n}\n${instance('VI_1', 61, 150, vip1)}${instance('VI_2', 62, 150, vip2)}`);
+    assert.equal(imported.exitCode, 0, imported.stderr);
+    const bt = await startImported(lab, 'bt', imported.yamlPath);
+    await waitVip(lab, 'bt', vip1, true, 10_000);
+    await waitVip(lab, 'bt', vip2, true, 10_000);
+
+    // keepalived: higher on VI_1 (200), lower on VI_2 (100).
+    const mark = bt.lines.length;
+    const ka = startKeepalived(lab, 'ka', `${instance('VI_1', 61, 200, vip1)}${instance('VI_2', 62, 100, vip2)}`);
+    await bt.waitLine(/VI_1 entering BACKUP state/, 10_000, mark);
+    await bt.waitLine(/sync group VG_1: VI_2 follows VI_1 into BACKUP/, 5000, mark);
+    await bt.waitLine(/VI_2 entering BACKUP state/, 5000, mark);
+    await waitVip(lab, 'ka', vip1, true, 8000);
+    await waitVip(lab, 'ka', vip2, true, 8000);
+    // Longer than a master-down interval: Baton's VI_2 (150 > 100) stays backup while its group partner is.
+    await sleep(5000);
+    assert.equal(bt.count(/VI_2 entering MASTER state/), 1, 'VI_2 was master once, at the start');
+    assert.equal(await hasVip(lab, 'bt', vip2), false);
+
+    // keepalived goes: both take over.
+    ka.signal('SIGTERM');
+    await ka.waitExit(10_000);
+    await waitVip(lab, 'bt', vip1, true, 10_000);
+    await waitVip(lab, 'bt', vip2, true, 10_000);
+  });
+});

@@ -48,11 +48,9 @@ export class InstanceHost {
     const members = new Map<string, SyncMember>();
     for (const [name, e] of this.instances) {
       members.set(name, {
-        view: () => {
-          const s = e.instance.snapshot();
-          return { name, state: s.state, faults: s.faults };
-        },
+        view: () => ({ name, ...e.instance.syncView() }),
         setFault: (reason, on) => e.instance.setExternalFault(reason, on),
+        setHold: (reason, on) => e.instance.setExternalHold(reason, on),
       });
     }
     this.sync.evaluate(members);

@@ -75,7 +75,7 @@ export interface InstanceDeps {
   authPass: string | undefined;
   /** Called after every transition, once the router's state is current. */
   onStateChange?(change: StateChange): void;
-  /** Called when a tracked thing set or cleared a fault (a sync group reads the faults even without a transition). */
+  /** Called when a tracked thing set or cleared a fault, or a held backup's wish to be master changed (a sync group reads them even without a transition). */
   onFaultsChanged?(): void;
 }
 
@@ -235,6 +235,8 @@ export class VrrpInstance {
       logger: log,
     });
     this.router = router;
+    // A held backup that would take over (or no longer would) is news for its sync group.
+    router.onWantsMaster = () => this.deps.onFaultsChanged?.();
 
     await this.armTracking(router);
 
@@ -418,6 +420,17 @@ export class VrrpInstance {
   /** Sets or clears a fault decided outside the instance (a sync group's `sync:GROUP`). */
   setExternalFault(reason: string, on: boolean): void {
     this.router?.setFault(reason, on);
+  }
+
+  /** Holds the router out of master, or releases it (a sync group's `sync:GROUP`). */
+  setExternalHold(reason: string, on: boolean): void {
+    this.router?.setHold(reason, on);
+  }
+
+  /** What a sync group reads: state, faults, holds, and whether a held backup would take over. */
+  syncView(): { state: VrrpState; faults: readonly string[]; holds: readonly string[]; wantsMaster: boolean } {
+    const r = this.router;
+    return { state: r?.state ?? 'init', faults: r?.faults ?? [], holds: r?.holds ?? [], wantsMaster: r?.wantsMaster ?? false };
   }
 
   snapshot(): InstanceSnapshot {

@@ -3,7 +3,13 @@
  * together. When one member goes to FAULT (a tracked link or script, its
  * socket), every other member gets the fault `sync:GROUP` and follows it
  * into FAULT, so the peer takes every VIP of the group, not just one; when
- * the member recovers, the others are released together.
+ * the member recovers, the others are released together. Likewise for
+ * BACKUP: while a member is neither master nor ready to be (a peer with a
+ * higher priority is master there), every other member is held out of
+ * master (the router's hold `sync:GROUP`: a master steps down, a backup
+ * waits), so the group is master on one node only; when every member is
+ * master or wants to be, the holds go and the members take over together.
+ * This is keepalived's rule "only go master when every member wants to".
  *
  * The rule is pure (syncFaultWanted, groupState) and the coordinator only
  * applies it: after every transition or fault change of a member it reads
@@ -26,6 +32,9 @@ export interface MemberView {
   name: string;
   state: VrrpState;
   faults: readonly string[];
+  /** Held in backup with its Master_Down_Timer fired: it would be master. */
+  wantsMaster?: boolean;
+  holds?: readonly string[];
 }
 
 export const syncFaultOf = (group: string): string => `sync:${group}`;
@@ -38,6 +47,11 @@ export function ownFaults(group: string, m: MemberView): string[] {
 /** Whether `member` must carry the group's fault: another member is in FAULT on its own account. */
 export function syncFaultWanted(group: string, members: readonly MemberView[], member: string): boolean {
   return members.some((m) => m.name !== member && ownFaults(group, m).length > 0);
+}
+
+/** Whether `member` must be held out of master: another member is neither master nor wanting to be. */
+export function holdWanted(members: readonly MemberView[], member: string): boolean {
+  return members.some((m) => m.name !== member && m.state !== 'master' && !m.wantsMaster);
 }
 
 /** The group's state: fault if any member is faulted, master or backup when all agree, else undefined (in transition). */
@@ -58,6 +72,7 @@ export function groupNotifyArgv(script: NotifyScript, change: StateChange): stri
 export interface SyncMember {
   view(): MemberView;
   setFault(reason: string, on: boolean): void;
+  setHold(reason: string, on: boolean): void;
 }
 
 interface Group {
@@ -113,6 +128,22 @@ export class SyncGroups {
           instance: view.name,
         });
         m.setFault(syncFaultOf(g.config.name), want);
+      });
+      // Holds from the views after the faults above: a member the group just put in FAULT is not master.
+      const after = present.map((m) => m.view());
+      present.forEach((m, i) => {
+        const view = after[i]!;
+        const reason = syncFaultOf(g.config.name);
+        const want = holdWanted(after, view.name);
+        if (want === (view.holds ?? []).includes(reason)) return;
+        // Only a hold that makes a master step down, or a release that lets a waiting backup take over, is an event worth a line.
+        if (want && view.state === 'master') {
+          const cause = after.find((v) => v.name !== view.name && v.state !== 'master' && !v.wantsMaster);
+          this.logger.info(`sync group ${g.config.name}: ${view.name} follows ${cause?.name} into BACKUP`, { sync_group: g.config.name, instance: view.name });
+        } else if (!want && view.wantsMaster) {
+          this.logger.info(`sync group ${g.config.name}: every member is ready, ${view.name} takes over`, { sync_group: g.config.name, instance: view.name });
+        }
+        m.setHold(reason, want);
       });
       const state = groupState(present.map((m) => m.view()));
       if (state === undefined || state === g.state) continue;

@@ -685,7 +685,6 @@ class Mapper {
       this.pushHeaderLines([`${header[0]} left out: fewer than two of its instances are in the output`, ...sink]);
       return undefined;
     }
-    this.find(g, 'note', 'a member going to FAULT takes the others into FAULT with it; a member stepping down to BACKUP does not force the others (they follow their own elections)', sink);
     const ordered: Obj = { name, instances: members };
     for (const key of ['notify', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop']) if (out[key] !== undefined) ordered[key] = out[key];
     this.comments.push({ path: ['vrrp_sync_groups', index], before: [...header, ...sink] });
