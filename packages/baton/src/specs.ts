@@ -21,6 +21,7 @@ export function toServiceSpec(service: ServiceConfig): ServiceSpec {
     idleTimeoutMs: service.idleTimeoutMs,
     retries: service.retries,
     writerOnChange: service.writer?.onChange ?? 'close',
+    ...(service.sendProxy ? { sendProxy: service.sendProxy } : {}),
     servers: service.servers.map((s) => ({
       name: s.name,
       host: s.address.host,

@@ -164,6 +164,16 @@ vrrp_sync_groups:
   ]);
 });
 
+test('send_proxy: v1 or v2 on a service reaches its data-plane spec; anything else is an error', async () => {
+  const { toServiceSpec } = await import('../src/specs.js');
+  const text = (v: string) => `services:\n  - name: read\n    listen: 127.0.0.1:6447\n    send_proxy: ${v}\n    servers:\n      - { name: db1, address: 10.0.0.1:3306 }\n`;
+  const config = expectOk(loadConfigText(text('v2'), 't.yaml', {})).config;
+  assert.equal(config.services[0]!.sendProxy, 'v2');
+  assert.equal(toServiceSpec(config.services[0]!).sendProxy, 'v2');
+  const errors = expectErrors(loadConfigText(text('v3'), 't.yaml', {}));
+  assert.ok(errors.some((e) => e.path === 'services[0].send_proxy'), errors.map(formatConfigIssue).join('; '));
+});
+
 test('sync groups: members must exist, be in one group only, groups have unique names', () => {
   const base = `
 vrrp:

@@ -14,6 +14,9 @@
  *   a client that shuts its write side still gets the whole answer.
  * - Any error or timeout on either side destroys both sockets of this
  *   session and nothing else. Counters are settled exactly once, at close.
+ * - With `sendProxy`, the PROXY protocol header is the first thing the
+ *   server receives, written once the connect succeeded and before the
+ *   paused client is resumed.
  * - One client, at most one report of its connect: failed attempts are
  *   collected and reported together once the outcome is known (`no-server`
  *   when the client is refused, the last failure's event when a retry got
@@ -26,6 +29,7 @@
  */
 import net from 'node:net';
 import type { PoolServer, PooledSession } from './pool.js';
+import { proxyHeader, type ProxyVersion } from './proxy-header.js';
 
 /** What a session needs of its service; implemented by Service. */
 export interface SessionHost {
@@ -33,6 +37,8 @@ export interface SessionHost {
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly retries: number;
+  /** PROXY protocol header to send to the server first; undefined = none. */
+  readonly sendProxy: ProxyVersion | undefined;
   /**
    * Picks the next server for this session and counts it open there, or
    * returns undefined; `tried` holds servers already tried.
@@ -175,6 +181,13 @@ export class Session implements PooledSession {
     if (this.host.idleTimeoutMs > 0) {
       client.setTimeout(this.host.idleTimeoutMs);
       client.on('timeout', onIdleTimeout);
+    }
+    const proxy = this.host.sendProxy;
+    if (proxy) {
+      // Before any client byte (the client is still paused): the server reads the header first.
+      upstream.write(
+        proxyHeader(proxy, { address: client.remoteAddress ?? '', port: client.remotePort ?? 0 }, { address: client.localAddress ?? '', port: client.localPort ?? 0 }),
+      );
     }
     client.on('data', onClientData);
     client.on('end', onClientEnd);

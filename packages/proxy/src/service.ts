@@ -51,6 +51,9 @@ export class Service implements SessionHost {
   get connectTimeoutMs(): number {
     return this.spec.connectTimeoutMs;
   }
+  get sendProxy(): 'v1' | 'v2' | undefined {
+    return this.spec.sendProxy;
+  }
   get idleTimeoutMs(): number {
     return this.spec.idleTimeoutMs;
   }

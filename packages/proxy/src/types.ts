@@ -36,6 +36,8 @@ export interface ServiceSpec {
   retries: number;
   /** Writer services: close the old writer's sessions when the writer changes. */
   writerOnChange: 'close' | 'keep';
+  /** Write a PROXY protocol header (v1 text, v2 binary) to the server before the client's bytes; absent = none. */
+  sendProxy?: 'v1' | 'v2';
   servers: ServerSpec[];
 }
 

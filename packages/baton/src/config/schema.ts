@@ -203,6 +203,8 @@ const serviceSchema = z
     connect_timeout: duration().prefault('2s'),
     idle_timeout: duration().prefault('8h'),
     retries: intIn(0, 16).default(2),
+    // PROXY protocol to the servers, so they see the client's address (MariaDB: proxy_protocol_networks).
+    send_proxy: z.enum(['v1', 'v2']).optional(),
     writer: writerSchema.optional(),
     health: healthSchema.optional(),
     servers: z.array(serverSchema).min(1, { error: 'must list at least one server' }),
@@ -218,6 +220,7 @@ const serviceSchema = z
       connectTimeoutMs: s.connect_timeout,
       idleTimeoutMs: s.idle_timeout,
       retries: s.retries,
+      ...(s.send_proxy ? { sendProxy: s.send_proxy } : {}),
       ...(writer ? { writer } : {}),
       ...(s.health ? { health: s.health } : {}),
       servers: s.servers,

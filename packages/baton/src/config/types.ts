@@ -67,6 +67,8 @@ export interface ServiceConfig {
   idleTimeoutMs: number;
   /** Other servers tried when a connect is refused or times out. */
   retries: number;
+  /** PROXY protocol header sent to the servers before the client's bytes. */
+  sendProxy?: 'v1' | 'v2';
   /** Present exactly when balance is 'writer'. */
   writer?: WriterConfig;
   health?: HealthConfig;

@@ -798,7 +798,7 @@ class Mapper {
       this.find(
         s,
         'decision',
-        `lb_kind ${lbKind}: Baton is a TCP proxy, not a packet forwarder. The servers must listen on their own address (remove the VIP from their loopback/tunnel and the arp_ignore/arp_announce settings), answers return through Baton, and the servers see Baton's address as the client's instead of the real client address`,
+        `lb_kind ${lbKind}: Baton is a TCP proxy, not a packet forwarder. The servers must listen on their own address (remove the VIP from their loopback/tunnel and the arp_ignore/arp_announce settings) and answers return through Baton. The client address reaches them through the PROXY protocol, not ${lbKind}: add send_proxy: v2 to this service once they accept it (MariaDB: proxy_protocol_networks); until then they see Baton's address`,
         sink,
       );
     } else if (lbKind === 'NAT') {
