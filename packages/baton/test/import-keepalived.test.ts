@@ -311,6 +311,26 @@ vrrp_instance VI_2 {
   assert.match(r.yaml, /# vrrp_sync_group VG_1 \(keepalived.conf:2\)/);
 });
 
+test('shell syntax in a script is flagged: keepalived and Baton both run it without a shell', () => {
+  const r = importText(`vrrp_script chk {
+  script "ss -ltn | grep ':::80 '"
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 1
+  virtual_ipaddress {
+    10.0.0.1
+  }
+  track_script {
+    chk
+  }
+}
+`);
+  check(r, 'shell');
+  assert.equal(r.exitCode, 3);
+  assert.ok(r.findings.some((f) => f.level === 'decision' && f.line === 2 && f.message.startsWith('"|" is an argument here')), JSON.stringify(r.findings));
+});
+
 test('a parse error is exit 1 and names the file and line', () => {
   const r = importKeepalived('/etc/keepalived/keepalived.conf', {
     source: memoryReader({ '/etc/keepalived/keepalived.conf': 'include conf.d/*.conf\n', '/etc/keepalived/conf.d/a.conf': 'vrrp_instance a {\n  interface eth0\n' }),

@@ -183,6 +183,15 @@ class Mapper {
     }
     const argv = split.argv;
     const first = argv[0]!;
+    const shellWord = argv.find((a) => /^(\||\|\||&&|;|>|>>|<|2>&1|&)$/.test(a) || a.startsWith('$('));
+    if (shellWord !== undefined) {
+      this.find(
+        s,
+        'decision',
+        `"${shellWord}" is an argument here: keepalived runs this without a shell, and so does Baton; if a shell was meant, write the command as [/bin/sh, -c, "..."]`,
+        sink,
+      );
+    }
     if (!first.startsWith('/')) {
       const found = this.opts.resolveCommand(first);
       if (!found) {
