@@ -94,7 +94,7 @@ test('READY=1 after the ports listen, RELOADING=1/READY=1 around SIGHUP, STOPPIN
   const [listen, admin] = await freePorts(2);
   const baton = await startBaton(
     `admin: { listen: 127.0.0.1:${admin} }\nworkers: 1\nservices:\n  - name: read\n    listen: 127.0.0.1:${listen}\n    servers:\n      - { name: db1, address: 127.0.0.1:${backend.port} }\n`,
-    { env: { NOTIFY_SOCKET: socketPath } },
+    { env: { NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: '' } },
   );
   cleanup.push(() => baton.stop());
 
@@ -116,6 +116,25 @@ test('READY=1 after the ports listen, RELOADING=1/READY=1 around SIGHUP, STOPPIN
 
   baton.signal('SIGTERM');
   assert.equal(await receiver.next(), 'STOPPING=1');
+});
+
+test('WATCHDOG=1 every half of WATCHDOG_USEC once ready; none when WATCHDOG_PID names another process', { skip: !existsSync(PYTHON) && !process.env.CI ? `${PYTHON} is needed to read the notify socket` : false }, async () => {
+  for (const [pid, want] of [[undefined, true], ['1', false]] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-notify-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const socketPath = join(dir, 'notify.sock');
+    const receiver = await startReceiver(socketPath);
+    const [admin] = await freePorts(1);
+    const baton = await startBaton(`admin: { listen: 127.0.0.1:${admin} }\nworkers: 1\n`, {
+      env: { NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: '200000', ...(pid ? { WATCHDOG_PID: pid } : {}) },
+    });
+    assert.equal(await receiver.next(), 'READY=1');
+    await new Promise((r) => setTimeout(r, 700));
+    const pings = receiver.messages.filter((m) => m === 'WATCHDOG=1').length;
+    if (want) assert.ok(pings >= 3, `expected a ping every 100 ms, got ${pings} in 700 ms`);
+    else assert.equal(pings, 0, 'the watchdog belongs to another PID');
+    await baton.stop();
+  }
 });
 
 test('the sd_notify addon reports a missing socket and bad arguments as errors with a code', () => {

@@ -151,6 +151,7 @@ export class Daemon {
     });
     // Listeners are bound (apply) and VRRP has started (its subsystem start resolved).
     this.systemd.ready();
+    this.systemd.startWatchdog();
   }
 
   /** Re-reads the file and applies the difference. Returns false (and keeps the running config) when it cannot. */

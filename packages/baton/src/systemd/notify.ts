@@ -2,7 +2,9 @@
  * systemd readiness (sd_notify(3)) for `Type=notify`: READY=1 once the
  * listeners are bound and VRRP has started, RELOADING=1 (with
  * MONOTONIC_USEC, which systemd 253+ wants for Type=notify-reload) and
- * READY=1 around a reload, STOPPING=1 when the stop begins.
+ * READY=1 around a reload, STOPPING=1 when the stop begins, and
+ * WATCHDOG=1 every half of $WATCHDOG_USEC (the unit's WatchdogSec=) from
+ * the main event loop, so a daemon whose loop hangs is restarted.
  *
  * The datagram goes out through native/sd_notify.c (Node has no unix
  * datagram sockets). Without $NOTIFY_SOCKET every call does nothing, so the
@@ -31,6 +33,16 @@ export interface SystemdNotifier {
   ready(status?: string): void;
   reloading(): void;
   stopping(): void;
+  /** Starts the WATCHDOG=1 pings when systemd asked for them (for this PID); idempotent. */
+  startWatchdog(): void;
+}
+
+/** The ping interval systemd asks for: half of WATCHDOG_USEC, when WATCHDOG_PID (if set) is ours. */
+export function watchdogIntervalMs(env: NodeJS.ProcessEnv, pid = process.pid): number | undefined {
+  const usec = Number(env.WATCHDOG_USEC);
+  if (!Number.isInteger(usec) || usec <= 0) return undefined;
+  if (env.WATCHDOG_PID !== undefined && env.WATCHDOG_PID !== '' && Number(env.WATCHDOG_PID) !== pid) return undefined;
+  return Math.max(1, Math.floor(usec / 2000));
 }
 
 /** CLOCK_MONOTONIC in microseconds: libuv's hrtime reads CLOCK_MONOTONIC on Linux. */
@@ -40,7 +52,8 @@ function monotonicUsec(): bigint {
 
 export function createSystemdNotifier(logger: Logger, env: NodeJS.ProcessEnv = process.env): SystemdNotifier {
   const path = env.NOTIFY_SOCKET;
-  if (!path) return { enabled: false, ready() {}, reloading() {}, stopping() {} };
+  if (!path) return { enabled: false, ready() {}, reloading() {}, stopping() {}, startWatchdog() {} };
+  let watchdog: NodeJS.Timeout | undefined;
   const failed = new Set<string>();
   const send = (kind: string, message: string): void => {
     try {
@@ -61,6 +74,13 @@ export function createSystemdNotifier(logger: Logger, env: NodeJS.ProcessEnv = p
     },
     stopping() {
       send('STOPPING', 'STOPPING=1');
+    },
+    startWatchdog() {
+      const everyMs = watchdogIntervalMs(env);
+      if (everyMs === undefined || watchdog) return;
+      // unref: the pings never keep a stopping daemon alive.
+      watchdog = setInterval(() => send('WATCHDOG', 'WATCHDOG=1'), everyMs).unref();
+      logger.info('systemd watchdog armed', { interval_ms: everyMs });
     },
   };
 }
