@@ -148,7 +148,12 @@ class Mapper {
   readonly findings: Finding[] = [];
   readonly headerFindings: Finding[] = [];
   readonly comments: OutputComment[] = [];
-  readonly env: EnvNeed[] = [];
+  env: EnvNeed[] = [];
+
+  /** Forgets the variable of an auth_pass that is not in the output after all. */
+  private dropEnv(name: unknown): void {
+    this.env = this.env.filter((e) => e.name !== name);
+  }
   readonly commands = new Set<string>();
   private readonly scripts = new Map<string, Statement>();
   private readonly usedScripts = new Set<string>();
@@ -273,15 +278,20 @@ class Mapper {
     const groups: Obj[] = [];
     const grouped = new Set<string>();
     for (const g of pendingGroups) {
-      const group = this.syncGroup(g, vrrp, groups.length);
-      if (!group) continue;
+      const made = this.syncGroup(g, vrrp, groups.length);
+      if (!made) continue;
+      const group = made.group;
       const members = (group.instances as string[]).filter((m) => !grouped.has(m));
       if (members.length < (group.instances as string[]).length) {
         this.find(g, 'decision', 'an instance is in two sync groups; it stays in the first only');
         group.instances = members;
       }
-      if (members.length < 2) continue;
+      if (members.length < 2) {
+        this.pushHeaderLines([`${made.comment[0]} left out: its instances are in an earlier group`, ...made.comment.slice(1)]);
+        continue;
+      }
       for (const m of members) grouped.add(m);
+      this.comments.push({ path: ['vrrp_sync_groups', groups.length], before: made.comment });
       groups.push(group);
     }
     for (const [name, s] of this.scripts) {
@@ -478,8 +488,8 @@ class Mapper {
     } else out.advert_interval = secondsToDuration(advertS);
     if (version === 3 && hasAuthPass) {
       this.find(hasAuthPass, 'decision', 'VRRPv3 has no authentication (RFC 5798 §9); keepalived ignores it with version 3 and so does Baton', sink);
+      this.dropEnv(out.auth_pass_env);
       delete out.auth_pass_env;
-      this.env.pop();
     }
     if (stateHint) {
       const st = (stateHint.args[0]?.text ?? '').toUpperCase();
@@ -507,7 +517,7 @@ class Mapper {
     const header = [`vrrp_instance ${name} (${this.where(s)})`];
     if (missing.length > 0) {
       this.find(s, 'decision', `left out: Baton needs ${missing.join(', ')} and the block has none`);
-      if (out.auth_pass_env) this.env.pop();
+      this.dropEnv(out.auth_pass_env);
       this.pushHeaderLines([`vrrp_instance ${name} (${this.where(s)}) left out: it has no ${missing.join(', ')}`, ...sink]);
       return undefined;
     }
@@ -654,7 +664,7 @@ class Mapper {
     };
   }
 
-  syncGroup(g: Statement, vrrp: Obj[], index: number): Obj | undefined {
+  syncGroup(g: Statement, vrrp: Obj[], index: number): { group: Obj; comment: string[] } | undefined {
     const sink: string[] = [];
     const name = safeName(g.args[0]?.text ?? `G${index + 1}`, `G${index + 1}`);
     const out: Obj = { name };
@@ -696,8 +706,7 @@ class Mapper {
     }
     const ordered: Obj = { name, instances: members };
     for (const key of ['notify', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop']) if (out[key] !== undefined) ordered[key] = out[key];
-    this.comments.push({ path: ['vrrp_sync_groups', index], before: [...header, ...sink] });
-    return ordered;
+    return { group: ordered, comment: [...header, ...sink] };
   }
 
   virtualServer(s: Statement, index: number): Obj | undefined {
@@ -717,6 +726,7 @@ class Mapper {
     let persistence = false;
     const checks: { check: Obj; server: string; pos: Statement }[] = [];
     let lbKind = 'NAT';
+    let alpha = false;
     for (const k of s.block ?? []) {
       const w = words(k);
       switch (k.keyword) {
@@ -768,7 +778,7 @@ class Mapper {
           break;
         case 'alpha':
           this.find(k, 'note', 'servers start down until their checks pass (health.initial: down)', sink);
-          out._alpha = true;
+          alpha = true;
           break;
         case 'omega':
         case 'quorum':
@@ -831,11 +841,10 @@ class Mapper {
         this.find(first.pos, 'note', `the check timeout ${String(health.timeout)} is longer than the interval; Baton needs timeout <= interval, so timeout is ${String(health.interval)}`, sink);
         health.timeout = health.interval;
       }
-      health.initial = out._alpha ? 'down' : 'up';
-      if (!out._alpha) sink.push('note: keepalived counts a real server up until a check fails; health.initial: up keeps that');
+      health.initial = alpha ? 'down' : 'up';
+      if (!alpha) sink.push('note: keepalived counts a real server up until a check fails; health.initial: up keeps that');
       out.health = orderHealth(health);
     }
-    delete out._alpha;
     this.comments.push({ path: ['services', index], before: [...header, ...sink] });
     return out;
   }
