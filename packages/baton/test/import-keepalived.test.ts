@@ -47,6 +47,8 @@ test('every real-world keepalived.conf imports with exit 0 or 3, passes baton ch
     if (!r.ok) assert.fail(`${file}: ${r.error}`);
     assert.ok(r.exitCode === 0 || r.exitCode === 3, file);
     check(r, file);
+    // Nothing silent: every finding is a comment of the output itself, with its file:line.
+    for (const f of r.findings) assert.ok(r.yaml.includes(`${file}:${f.line} `), `${file}: finding at line ${f.line} (${f.statement}) is not in the output`);
     const golden = `${dir('expected')}/${file.replace(/\.conf$/, '')}.yaml`;
     const actual = `# exit ${r.exitCode}\n${r.yaml}`;
     if (update) writeFileSync(golden, actual);

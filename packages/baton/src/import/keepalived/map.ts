@@ -50,8 +50,6 @@ export interface MapResult {
   /** The Baton config as plain data, in file order (snake_case keys as baton.yaml spells them). */
   config: Record<string, unknown>;
   comments: OutputComment[];
-  /** Findings that belong to no emitted node (they go in the header). */
-  headerFindings: Finding[];
   findings: Finding[];
   env: EnvNeed[];
   /** Absolute paths of the commands the config runs (they must exist where Baton runs). */
@@ -146,7 +144,8 @@ const VS_ALGO: Record<string, string> = { rr: 'roundrobin', wrr: 'roundrobin', l
 
 class Mapper {
   readonly findings: Finding[] = [];
-  readonly headerFindings: Finding[] = [];
+  /** Comment lines of the output's header: findings of no emitted block, and the blocks left out. */
+  private readonly headerLines: string[] = [];
   readonly comments: OutputComment[] = [];
   env: EnvNeed[] = [];
 
@@ -156,6 +155,8 @@ class Mapper {
   }
   readonly commands = new Set<string>();
   private readonly scripts = new Map<string, Statement>();
+  private readonly vsGroups = new Map<string, Statement>();
+  private readonly usedVsGroups = new Set<string>();
   private readonly usedScripts = new Set<string>();
   private version: 2 | 3 = 2;
   private versionFrom: Statement | undefined;
@@ -172,8 +173,8 @@ class Mapper {
     const f: Finding = { file: s.file, line: s.line, level, statement: stmtText(s), message };
     this.findings.push(f);
     const line = `${level === 'decision' ? 'DECIDE' : 'note'}: ${this.where(s)} ${f.statement} -- ${message}`;
-    if (sink) sink.push(line);
-    else this.headerFindings.push(f);
+    // A finding with no block of the output to sit beside goes in the header, so it is in the file too.
+    (sink ?? this.headerLines).push(line);
   }
 
   unknown(s: Statement, context: string, sink?: string[]): void {
@@ -227,6 +228,7 @@ class Mapper {
     // Pass 1: definitions that others use by name, wherever they stand in the file.
     for (const s of statements) {
       if (s.keyword === 'vrrp_script' && s.args[0]) this.scripts.set(s.args[0].text, s);
+      if (s.keyword === 'virtual_server_group' && s.args[0]) this.vsGroups.set(s.args[0].text, s);
       if (s.keyword === 'global_defs') {
         for (const g of s.block ?? []) {
           if (g.keyword === 'vrrp_version') {
@@ -256,13 +258,27 @@ class Mapper {
           pendingGroups.push(s);
           break;
         case 'virtual_server': {
-          const svc = this.virtualServer(s, services.length);
-          if (svc) services.push(svc);
+          if (s.args[0]?.text !== 'group') {
+            const svc = this.virtualServer(s, services.length);
+            if (svc) services.push(svc);
+            break;
+          }
+          // One service per member of the group, each with the block's settings.
+          const listens = this.groupListens(s);
+          const first = listens[0];
+          if (!first) break;
+          const svc = this.virtualServer(s, services.length, first);
+          if (!svc) break;
+          const index = services.length;
+          services.push(svc);
+          for (const l of listens.slice(1)) {
+            this.comments.push({ path: ['services', services.length], before: [`virtual_server group ${s.args[1]?.text ?? ''} (${this.where(s)}), member ${l.ip} ${l.port}: as services[${index}]`] });
+            services.push({ ...structuredClone(svc), name: `vs_${l.ip}_${l.port}`, listen: `${l.ip}:${l.port}` });
+          }
           break;
         }
         case 'virtual_server_group':
-          this.find(s, 'decision', 'Baton listens on one address:port per service; write one service per member of the group');
-          break;
+          break; // read with the virtual_server that names it; an unused one is reported at the end
         case 'static_ipaddress':
         case 'static_routes':
         case 'static_rules':
@@ -294,13 +310,16 @@ class Mapper {
       this.comments.push({ path: ['vrrp_sync_groups', groups.length], before: made.comment });
       groups.push(group);
     }
+    for (const [name, s] of this.vsGroups) {
+      if (!this.usedVsGroups.has(name)) this.find(s, 'note', 'no virtual_server uses this group; left out');
+    }
     for (const [name, s] of this.scripts) {
       if (!this.usedScripts.has(name)) this.find(s, 'note', 'no vrrp_instance tracks this script, so it never ran; left out');
     }
     if (vrrp.length > 0) config.vrrp = vrrp;
     if (groups.length > 0) config.vrrp_sync_groups = groups;
     if (services.length > 0) config.services = services;
-    return { config, comments: this.comments, headerFindings: this.headerFindings, findings: this.findings, env: this.env, commands: [...this.commands].sort() };
+    return { config, comments: this.comments, findings: this.findings, env: this.env, commands: [...this.commands].sort() };
   }
 
   globalDefs(s: Statement, config: Obj): void {
@@ -326,7 +345,6 @@ class Mapper {
     this.pushHeaderLines(sink);
   }
 
-  private headerLines: string[] = [];
   pushHeaderLines(lines: string[]): void {
     this.headerLines.push(...lines);
   }
@@ -709,13 +727,49 @@ class Mapper {
     return { group: ordered, comment: [...header, ...sink] };
   }
 
-  virtualServer(s: Statement, index: number): Obj | undefined {
+  /**
+   * The address:port members of the virtual_server_group a `virtual_server
+   * group NAME` names; ranges (`10.0.0.3-10 80`) are expanded; firewall
+   * marks and anything else are findings.
+   */
+  groupListens(s: Statement): { ip: string; port: number }[] {
+    const name = s.args[1]?.text ?? '';
+    const group = this.vsGroups.get(name);
+    if (!group) {
+      this.find(s, 'decision', `no virtual_server_group "${name}" is defined; left out`);
+      return [];
+    }
+    this.usedVsGroups.add(name);
+    const out: { ip: string; port: number }[] = [];
+    for (const m of group.block ?? []) {
+      const port = Number(m.args[0]?.text);
+      const range = /^(\d+\.\d+\.\d+\.)(\d+)-(\d+)$/.exec(m.keyword);
+      const okPort = Number.isInteger(port) && port >= 1 && port <= 65535 && m.args.length === 1;
+      if (okPort && isIPv4(m.keyword)) out.push({ ip: m.keyword, port });
+      else if (okPort && range && Number(range[3]) >= Number(range[2]) && Number(range[3]) <= 255 && isIPv4(`${range[1]}${range[2]}`)) {
+        for (let last = Number(range[2]); last <= Number(range[3]); last++) out.push({ ip: `${range[1]}${last}`, port });
+      } else {
+        this.find(m, 'decision', `${m.keyword === 'fwmark' ? 'a firewall mark' : 'not an IPv4 address and port'}: Baton listens on an address and port; this member is left out`);
+      }
+    }
+    const seen = new Set<string>();
+    return out.filter((l) => {
+      const k = `${l.ip}:${l.port}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+  }
+
+  virtualServer(s: Statement, index: number, member?: { ip: string; port: number }): Obj | undefined {
     const sink: string[] = [];
-    const [ip, portText] = words(s);
-    const label = `virtual_server ${words(s).join(' ')} (${this.where(s)})`;
+    const [ip, portText] = member ? [member.ip, String(member.port)] : words(s);
+    const label = member
+      ? `virtual_server ${words(s).join(' ')} (${this.where(s)}), member ${member.ip} ${member.port}`
+      : `virtual_server ${words(s).join(' ')} (${this.where(s)})`;
     const port = Number(portText);
-    if (ip === 'fwmark' || ip === 'group' || !ip || !isIPv4(ip) || !Number.isInteger(port) || port < 1 || port > 65535) {
-      this.find(s, 'decision', 'Baton listens on an IPv4 address and port; a firewall-mark, group or IPv6 virtual server is left out');
+    if (ip === 'fwmark' || !ip || !isIPv4(ip) || !Number.isInteger(port) || port < 1 || port > 65535) {
+      this.find(s, 'decision', 'Baton listens on an IPv4 address and port; a firewall-mark or IPv6 virtual server is left out');
       return undefined;
     }
     const out: Obj = { name: `vs_${ip}_${port}`, listen: `${ip}:${port}` };
