@@ -129,6 +129,10 @@ export interface BatonVrrpOptions {
   garpRepeat?: number;
   /** Data-plane processes; default 1. */
   workers?: number;
+  /** Top-level YAML appended to the config (e.g. `vrrp_scheduling: ...`). */
+  extraYaml?: string;
+  /** A command the daemon is exec'ed through (e.g. setpriv dropping capabilities). */
+  wrapper?: readonly string[];
 }
 
 export function batonYaml(node: string, v: BatonVrrpOptions): string {
@@ -171,6 +175,7 @@ export function batonYaml(node: string, v: BatonVrrpOptions): string {
       }
     }
   }
+  if (v.extraYaml) lines.push(v.extraYaml);
   return lines.join('\n') + '\n';
 }
 
@@ -192,7 +197,10 @@ export async function startBaton(lab: Lab, node: string, v: BatonVrrpOptions, en
   const yamlPath = join(lab.dir, `${node}.yaml`);
   writeFileSync(yamlPath, batonYaml(node, v));
   // exec: the daemon replaces `ip netns exec`, so signals sent to the child's PID reach it.
-  const proc = spawnExec(lab, node, ['sh', '-c', `exec "$0" "$1" start -c "$2"`, process.execPath, batonCli, yamlPath], env);
+  const argv = v.wrapper
+    ? ['sh', '-c', 'exec "$@"', 'sh', ...v.wrapper, process.execPath, batonCli, 'start', '-c', yamlPath]
+    : ['sh', '-c', `exec "$0" "$1" start -c "$2"`, process.execPath, batonCli, yamlPath];
+  const proc = spawnExec(lab, node, argv, env);
   await proc.waitLine(/baton started|cannot start/, 15_000);
   if (proc.count(/cannot start/) > 0) throw new Error(`baton on ${node} did not start:\n${proc.text()}`);
   return { proc, yamlPath };

@@ -9,9 +9,16 @@
  */
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
-import { encodeAdvert, encodeIpPacket, type Advert } from '@baton/vrrp';
+import { decodeAdvert, encodeAdvert, encodeIpPacket, type Advert, type ReceiveChecks } from '@baton/vrrp';
+import { mutate, prng } from '@baton/vrrp/testing';
 
-export type InjectKind = 'advert' | 'random' | 'truncated' | 'bad-checksum' | 'ttl64';
+/**
+ * 'mutated': seeded payload mutations (@baton/vrrp/testing) of `mutateBase`,
+ * skipping the ones the codec accepts under `mutateChecks`: what is sent is
+ * what a receiver with those checks must drop. The summary gives the reason
+ * the codec predicts for each, to compare with the receiver's counters.
+ */
+export type InjectKind = 'advert' | 'random' | 'truncated' | 'bad-checksum' | 'ttl64' | 'mutated';
 
 export interface InjectRequest {
   src: string;
@@ -26,6 +33,27 @@ export interface InjectRequest {
   vips: string[];
   authPass?: string;
   advertIntervalMs?: number;
+  /** 'mutated': the VRRP message (hex) the mutations start from. */
+  mutateBase?: string;
+  mutateSeed?: number;
+  mutateChecks?: ReceiveChecks;
+}
+
+let mutator: (() => number) | undefined;
+/** Predicted drop reason per 'mutated' packet sent. */
+export const predicted: Record<string, number> = {};
+
+function mutated(r: InjectRequest): Buffer {
+  mutator ??= prng(r.mutateSeed ?? 1);
+  const base = encodeIpPacket(Buffer.from(r.mutateBase ?? '', 'hex'), { srcAddr: r.src, dstAddr: r.dst });
+  for (let k = 0; k < 1000; k++) {
+    const m = mutate(base, mutator, { payloadOnly: true });
+    const verdict = decodeAdvert(m.payload, { ...r.mutateChecks, srcAddr: r.src, dstAddr: r.dst });
+    if (verdict.ok) continue;
+    predicted[verdict.error] = (predicted[verdict.error] ?? 0) + 1;
+    return encodeIpPacket(m.payload, { srcAddr: r.src, dstAddr: r.dst });
+  }
+  throw new Error('1000 mutations in a row were valid adverts');
 }
 
 interface RawSocket {
@@ -60,6 +88,8 @@ export function craft(kind: InjectKind, r: InjectRequest, id: number): Buffer {
     }
     case 'ttl64':
       return ip(advertPayload(r), 64);
+    case 'mutated':
+      return mutated(r);
   }
 }
 
@@ -92,7 +122,7 @@ async function main(): Promise<void> {
     if (dueMs > 0) await new Promise((d) => setTimeout(d, dueMs));
   }
   socket.close();
-  console.log(JSON.stringify({ sent, errors, ms: Math.round(performance.now() - started) }));
+  console.log(JSON.stringify({ sent, errors, ms: Math.round(performance.now() - started), predicted }));
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '')) {

@@ -48,6 +48,7 @@ test('defaults fill in everything the file leaves out', () => {
     admin: { listen: { host: '127.0.0.1', port: 9900 } },
     workers: 'auto',
     shutdownTimeoutMs: 10_000,
+    vrrpScheduling: { realtimePriority: 10, lockMemory: false },
     logLevel: 'info',
     vrrp: [],
     vrrpSyncGroups: [],

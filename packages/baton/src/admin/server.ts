@@ -31,6 +31,11 @@
  *   status, and a rejected request changes nothing.
  * - A handler that throws answers 500 and never takes the daemon down.
  * - Bodies above 64 KiB are refused (413).
+ * - A request Node's parser refuses (malformed, headers over 16 KiB, head
+ *   not sent within headersTimeout) gets the same JSON error (400, 431,
+ *   408) and the connection is closed. A client that sends its head slowly
+ *   (slowloris) is cut off 10-11 s after it connected, and never delays
+ *   others: Node parses each connection as its bytes arrive.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
@@ -187,6 +192,8 @@ const STATE_PATH = /^\/api\/services\/([^/]+)\/servers\/([^/]+)\/state\/?$/;
 
 async function route(req: http.IncomingMessage, res: http.ServerResponse, options: AdminServerOptions): Promise<void> {
   const { handlers } = options;
+  // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
+  if (req.httpVersion === '1.1' && req.headers.host === undefined) throw new ApiError(400, 'bad-request', 'an HTTP/1.1 request needs a Host header');
   const url = new URL(req.url ?? '/', 'http://admin');
   const path = url.pathname;
   const method = req.method ?? 'GET';
@@ -244,8 +251,20 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, option
   throw new ApiError(404, 'not-found', `no such path: ${path}`);
 }
 
+/** The JSON answer for a request Node's parser refused, by its error code (as Node's own default answers). */
+function clientErrorAnswer(code: string | undefined): ApiError {
+  if (code === 'HPE_HEADER_OVERFLOW') return new ApiError(431, 'headers-too-large', 'the request head is over 16 KiB');
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return new ApiError(408, 'request-timeout', 'the request was not received in time');
+  return new ApiError(400, 'bad-request', `malformed HTTP request${code ? ` (${code})` : ''}`);
+}
+
 export function createAdminServer(options: AdminServerOptions): http.Server {
-  const server = http.createServer((req, res) => {
+  // connectionsCheckingInterval: how often Node looks for requests past
+  // headersTimeout/requestTimeout; its default (30 s) would let a slow
+  // client hold a connection for up to 40 s instead of 10.
+  // requireHostHeader off: Node's own refusal of an HTTP/1.1 request without
+  // Host is a bare 400 with no body; route() refuses it in JSON instead.
+  const server = http.createServer({ connectionsCheckingInterval: 1000, requireHostHeader: false }, (req, res) => {
     route(req, res, options).catch((err: unknown) => {
       if (res.headersSent) {
         res.destroy();
@@ -267,6 +286,20 @@ export function createAdminServer(options: AdminServerOptions): http.Server {
       options.logger.error('admin request failed', { path: req.url ?? '-', error: describeError(err) });
       sendError(res, new ApiError(500, 'internal', describeError(err)));
     });
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // An answer already on its way (or a peer gone): nothing sensible to add.
+    const inFlight = (socket as unknown as { _httpMessage?: http.ServerResponse })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const e = clientErrorAnswer(err.code);
+    const body = JSON.stringify({ error: { code: e.code, message: e.message } }) + '\n';
+    const framing = Object.entries(FRAMING).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    socket.end(
+      `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n${framing}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   });
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10_000;

@@ -8,7 +8,7 @@
  * the result is a value, and even an unreadable file is an error result.
  */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { LineCounter, isAlias, isCollection, parseDocument, visit, type Document, type YAMLError } from 'yaml';
 import { describeError } from '@baton/core';
 import { compareIssues, formatPath, type ConfigIssue, type PathIssue } from './issue.js';
 import { locate, pathAtOffset } from './locate.js';
@@ -92,6 +92,15 @@ function load(text: string, source: string, env: NodeJS.ProcessEnv): ConfigResul
   // so validation can go on and report the rest of the file too.
   if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return finish();
 
+  // A key that is a mapping or a list would be stringified by toJS, with a
+  // process warning on stderr; no key of ours is one.
+  const badKeys = collectionKeys(doc);
+  for (const offset of badKeys) {
+    const pos = lineCounter.linePos(offset);
+    errors.push({ path: '', line: pos.line, column: pos.col, message: 'a key must be a name, not a mapping or a list', source });
+  }
+  if (badKeys.length > 0) return finish();
+
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -120,6 +129,18 @@ function load(text: string, source: string, env: NodeJS.ProcessEnv): ConfigResul
 
   if (errors.length > 0 || !parsed.success) return finish();
   return { ok: true, config: parsed.data, warnings: warnings.sort(compareIssues) };
+}
+
+/** Offsets of the keys that are (or alias) a mapping or a list. */
+function collectionKeys(doc: Document): number[] {
+  const out: number[] = [];
+  visit(doc, {
+    Pair(_, pair) {
+      const key = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
+      if (isCollection(key)) out.push((pair.key as { range?: [number, number, number] }).range?.[0] ?? 0);
+    },
+  });
+  return out;
 }
 
 /** One syntax error usually sets off more on the same line; the first is the one worth reading. */

@@ -360,6 +360,18 @@ const adminSchema = z
   })
   .transform((a): AdminConfig => ({ listen: a.listen, ...(a.token_env !== undefined ? { tokenEnv: a.token_env } : {}) }));
 
+/**
+ * The VRRP child process's scheduling (keepalived's vrrp_rt_priority and
+ * vrrp_no_swap): SCHED_RR at this priority (0 = normal scheduling) and,
+ * when asked, memory locked against swap. Applied when root; otherwise one warning.
+ */
+const vrrpSchedulingSchema = z
+  .strictObject({
+    realtime_priority: intIn(0, 99).default(10),
+    lock_memory: z.boolean().default(false),
+  })
+  .transform((s) => ({ realtimePriority: s.realtime_priority, lockMemory: s.lock_memory }));
+
 /** The whole file. Parse with `{ error: configErrorMap }` for YAML-flavoured messages. */
 export const configSchema = z
   .strictObject({
@@ -374,6 +386,7 @@ export const configSchema = z
     log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     vrrp: z.array(vrrpSchema).default(() => []),
     vrrp_sync_groups: z.array(syncGroupSchema).default(() => []),
+    vrrp_scheduling: vrrpSchedulingSchema.prefault({}),
     services: z.array(serviceSchema).default(() => []),
   })
   .transform(
@@ -385,6 +398,7 @@ export const configSchema = z
       logLevel: c.log_level,
       vrrp: c.vrrp,
       vrrpSyncGroups: c.vrrp_sync_groups,
+      vrrpScheduling: c.vrrp_scheduling,
       services: c.services,
     }),
   );

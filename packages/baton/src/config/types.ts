@@ -154,5 +154,13 @@ export interface BatonConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   vrrp: VrrpInstanceConfig[];
   vrrpSyncGroups: VrrpSyncGroupConfig[];
+  /** The VRRP child's scheduling; absent = the defaults (SCHED_RR 10, memory not locked). */
+  vrrpScheduling?: VrrpScheduling;
   services: ServiceConfig[];
+}
+
+/** `vrrp_scheduling:`: SCHED_RR priority of the VRRP child (0 = normal) and mlockall. */
+export interface VrrpScheduling {
+  realtimePriority: number;
+  lockMemory: boolean;
 }

@@ -20,6 +20,7 @@
 import { createLineLogger, describeError, levelEnabled, type LogFields, type LogLevel, type Logger } from '@baton/core';
 import { InstanceHost } from './host.js';
 import type { FromChild, ToChild } from './ipc.js';
+import { SchedulingState } from './scheduling.js';
 
 /** Where records go once the daemon is gone; its level is the one in force. */
 const fallback = createLineLogger();
@@ -51,6 +52,7 @@ function ipcLogger(base: LogFields): Logger {
 }
 
 const logger = ipcLogger({});
+const scheduling = new SchedulingState(logger);
 let snapshotQueued = false;
 const host: InstanceHost = new InstanceHost(logger, () => {
   // Coalesce a burst of transitions into one snapshot.
@@ -76,6 +78,7 @@ function shutdownAndExit(reason: string, id?: number): void {
     .catch((err: unknown) => logger.error('vrrp shutdown failed', { error: describeError(err) }))
     .then(() => {
       clearInterval(snapshotTimer);
+      scheduling.release();
       // Exit only once the answer (and every log record before it) is written to the channel.
       if (id !== undefined && connected) send({ t: 'done', id }, () => process.exit(0));
       else process.exit(0);
@@ -96,6 +99,8 @@ process.on('message', (raw) => {
   switch (msg.t) {
     case 'apply':
       fallback.setLevel(msg.logLevel);
+      // Before the routers start: their first advert already goes out on time.
+      scheduling.apply(msg.scheduling);
       host.setServicesDown(msg.servicesDown);
       host.apply(msg.instances).then(
         (summary) => send({ t: 'done', id: msg.id, summary }),

@@ -6,7 +6,7 @@
  * answer repeats; the child never sends anything the parent must answer.
  */
 import type { LogFields, LogLevel } from '@baton/core';
-import type { VrrpInstanceConfig, VrrpSyncGroupConfig } from '../config/types.js';
+import type { VrrpInstanceConfig, VrrpScheduling, VrrpSyncGroupConfig } from '../config/types.js';
 import type { InstanceSnapshot } from './instance.js';
 
 /** One instance as the child runs it: the config plus what only the daemon can resolve. */
@@ -29,7 +29,7 @@ export interface ApplySummary {
 
 export type ToChild =
   /** The full wanted set: the child diffs it against what it runs. */
-  | { t: 'apply'; id: number; instances: InstanceSpec[]; servicesDown: string[]; logLevel: LogLevel }
+  | { t: 'apply'; id: number; instances: InstanceSpec[]; servicesDown: string[]; logLevel: LogLevel; scheduling?: VrrpScheduling }
   /** Tracked services' status changed (ControlPlane.servicesWithoutUpServer()). */
   | { t: 'services'; down: string[] }
   | { t: 'log-stats' }

@@ -30,7 +30,7 @@ import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BatonError, describeError, silentLogger, type LogLevel } from '@baton/core';
 import { openRawTransport } from '@baton/vrrp';
-import type { BatonConfig, VrrpInstanceConfig, VrrpSyncGroupConfig } from '../config/types.js';
+import type { BatonConfig, VrrpInstanceConfig, VrrpScheduling, VrrpSyncGroupConfig } from '../config/types.js';
 import type { PreparedReload, ReloadFields, Subsystem, SubsystemContext } from '../subsystem.js';
 import { diffInstance } from './diff.js';
 import { resolveAuthPass, type InstanceSnapshot } from './instance.js';
@@ -98,6 +98,7 @@ export class VrrpSubsystem implements Subsystem {
   private childExited: Promise<void> = Promise.resolve();
   private wanted: InstanceSpec[] = [];
   private logLevel: LogLevel = 'info';
+  private scheduling: VrrpScheduling | undefined;
   private snapshots: InstanceSnapshot[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -110,6 +111,7 @@ export class VrrpSubsystem implements Subsystem {
 
   async start(config: BatonConfig): Promise<void> {
     try {
+      this.scheduling = config.vrrpScheduling;
       await this.apply(specsOf(config), config.logLevel);
     } catch (err) {
       // The daemon does not stop a subsystem whose start failed: leave no child (nor VIP) behind.
@@ -129,7 +131,10 @@ export class VrrpSubsystem implements Subsystem {
       await preflight(spec.config);
     }
     return {
-      commit: async () => summaryFields(await this.apply(specs, config.logLevel)),
+      commit: async () => {
+        this.scheduling = config.vrrpScheduling;
+        return summaryFields(await this.apply(specs, config.logLevel));
+      },
       abort: () => Promise.resolve(),
     };
   }
@@ -170,7 +175,7 @@ export class VrrpSubsystem implements Subsystem {
       this.spawn();
     }
     this.install();
-    const summary = await this.request({ t: 'apply', id: 0, instances: specs, servicesDown: this.servicesDown(), logLevel: this.logLevel });
+    const summary = await this.request({ t: 'apply', id: 0, instances: specs, servicesDown: this.servicesDown(), logLevel: this.logLevel, scheduling: this.scheduling });
     return summary ?? { added: [], removed: [], restarted: [], updated: [] };
   }
 
@@ -229,7 +234,7 @@ export class VrrpSubsystem implements Subsystem {
       this.restartTimer = undefined;
       if (this.stopped || this.child || this.wanted.length === 0) return;
       this.spawn();
-      this.request({ t: 'apply', id: 0, instances: this.wanted, servicesDown: this.servicesDown(), logLevel: this.logLevel }).catch((err: unknown) =>
+      this.request({ t: 'apply', id: 0, instances: this.wanted, servicesDown: this.servicesDown(), logLevel: this.logLevel, scheduling: this.scheduling }).catch((err: unknown) =>
         this.context.logger.error('vrrp restart failed', { error: describeError(err) }),
       );
     }, delay);
