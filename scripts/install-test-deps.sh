@@ -2,7 +2,8 @@
 # Installs the system packages the test suite drives for real: MariaDB and a
 # Galera cluster for health checks, keepalived as a VRRP peer, tshark to decode
 # our packets, iproute2 for the network-namespace lab, sysbench as a real
-# MySQL client load through a writer switch. Idempotent: does
+# MySQL client load through a writer switch, python3 to read the systemd
+# notify datagrams. Idempotent: does
 # nothing when everything is present. Needs root (apt-get); without root it
 # says what is missing and the tests that need it skip (outside CI) or fail
 # (CI=true).
@@ -21,6 +22,7 @@ declare -A need=(
   [promtool]=prometheus
   [chromium]=chromium
   [sysbench]=sysbench
+  [python3]=python3-minimal
 )
 missing=()
 for cmd in "${!need[@]}"; do

@@ -350,7 +350,9 @@ function checkUnit(text: string): string[] {
   if (start.length !== 1) problems.push(`want one ExecStart, got ${start.length}`);
   else if (!start[0]!.includes(`${CLI_IN_OPT} start`)) problems.push(`ExecStart does not run ${CLI_IN_OPT} start: ${start[0]}`);
   if (!(s.get('ExecReload') ?? []).some((v) => /\bkill\s+(?:-HUP|-s\s+HUP|-SIGHUP)\s+\$MAINPID\b/.test(v))) problems.push('no ExecReload sending SIGHUP to $MAINPID');
-  if (one('Type') === 'notify') problems.push('Type=notify, but Baton does not speak sd_notify');
+  // Baton sends READY=1 / RELOADING=1 / STOPPING=1 from its main process (sd_notify).
+  if (one('Type') !== 'notify' && one('Type') !== 'notify-reload') problems.push(`Type=${one('Type') ?? 'simple'}: systemd would not wait for Baton's READY=1`);
+  if (one('NotifyAccess') !== 'main') problems.push(`NotifyAccess=${one('NotifyAccess') ?? '(default)'}: only the main process speaks sd_notify, want main`);
 
   const user = one('User');
   if (user === undefined || user === '') problems.push('no User=');
@@ -383,7 +385,8 @@ test('systemd unit checker: finds root, a missing reload and extra or missing ca
     ['extra ambient', text.replace(/^AmbientCapabilities=.*$/m, 'AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW CAP_SYS_ADMIN'), /AmbientCapabilities is/],
     ['missing bound', text.replace(/^CapabilityBoundingSet=.*$/m, 'CapabilityBoundingSet=CAP_NET_ADMIN'), /CapabilityBoundingSet is/],
     ['second ambient line', `${text}\n[Service]\nAmbientCapabilities=CAP_SYS_NICE\n`, /AmbientCapabilities is/],
-    ['notify', text.replace(/^Type=.*$/m, 'Type=notify'), /sd_notify/],
+    ['simple', text.replace(/^Type=.*$/m, 'Type=simple'), /systemd would not wait/],
+    ['notify access all', text.replace(/^NotifyAccess=.*$/m, 'NotifyAccess=all'), /NotifyAccess=all/],
     ['short stop', text.replace(/^TimeoutStopSec=.*$/m, 'TimeoutStopSec=5'), /TimeoutStopSec/],
   ];
   for (const [name, broken, re] of cases) {

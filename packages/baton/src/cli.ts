@@ -174,6 +174,16 @@ export function buildProgram(): Command {
       fail(`${service}: the switch did not finish in time; see baton status`);
     });
 
+  program
+    .command('import-keepalived')
+    .description('turn a keepalived.conf into a Baton config; exit 0 complete, 3 something needs a decision, 1 parse error')
+    .argument('<file>', 'the keepalived.conf (its includes are read too)')
+    .option('-o, --output <file>', 'write the Baton config here instead of stdout')
+    .action(async (file: string, opts: { output?: string }) => {
+      const { runImportKeepalived } = await import('./import/keepalived/cli.js');
+      process.exitCode = runImportKeepalived(file, opts.output);
+    });
+
   return program;
 }
 

@@ -27,6 +27,7 @@ import { toServiceSpec } from './specs.js';
 import type { PreparedReload, Subsystem } from './subsystem.js';
 import type { ApplyResult } from '@baton/proxy';
 import { HealthSubsystem } from './health/index.js';
+import { createSystemdNotifier, type SystemdNotifier } from './systemd/notify.js';
 import { VrrpSubsystem } from './vrrp/index.js';
 import { ClusterSubsystem } from './cluster/subsystem.js';
 import { WriterSwitcher } from './cluster/switch.js';
@@ -64,9 +65,12 @@ export class Daemon {
   private readonly vrrp: VrrpSubsystem;
   private started: Subsystem[] = [];
   private adminStarted = false;
+  /** sd_notify(3): READY after start, RELOADING/READY around a reload, STOPPING; nothing without $NOTIFY_SOCKET. */
+  private readonly systemd: SystemdNotifier;
 
   constructor(private readonly options: DaemonOptions) {
     this.logger = options.logger;
+    this.systemd = createSystemdNotifier(options.logger);
     this.control = new ControlPlane(
       {
         setServerState: (service, server, state, reason) => this.host?.setServerState(service, server, state, reason),
@@ -166,6 +170,9 @@ export class Daemon {
       engine: config.engine,
       pid: process.pid,
     });
+    // Listeners are bound (apply) and VRRP has started (its subsystem start resolved).
+    this.systemd.ready();
+    this.systemd.startWatchdog();
   }
 
   /** Re-reads the file and applies the difference. Returns false (and keeps the running config) when it cannot. */
@@ -176,6 +183,16 @@ export class Daemon {
 
   private async doReload(): Promise<boolean> {
     if (this.stopping) return false;
+    this.systemd.reloading();
+    try {
+      return await this.applyReload();
+    } finally {
+      // READY=1 again whether the new config was applied or the old one kept.
+      if (!this.stopping) this.systemd.ready();
+    }
+  }
+
+  private async applyReload(): Promise<boolean> {
     this.logger.info('reloading', { config: this.options.configPath });
     let config: BatonConfig;
     try {
@@ -236,6 +253,7 @@ export class Daemon {
   /** Stops accepting, lets sessions finish up to shutdown_timeout, then closes the rest. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.systemd.stopping();
       const graceMs = this.config?.shutdownTimeoutMs ?? 10_000;
       const open = this.host ? await this.host.activeSessions().catch(() => -1) : 0;
       this.logger.info('shutting down', { open_sessions: open, grace_ms: graceMs });

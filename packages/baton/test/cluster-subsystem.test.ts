@@ -50,11 +50,12 @@ function config(node: string, listen: number, peer: number, priority: number, st
     engine: 'js',
     shutdownTimeoutMs: 1000,
     logLevel: 'info',
+    vrrpSyncGroups: [],
     vrrp: [
       {
         name: 'VI_1', interface: 'eth0', routerId: 1, priority, version: 3, advertIntervalMs: 1000, preempt: true, preemptDelayMs: 0,
-        unicastPeers: [], virtualIps: [{ address: '10.0.0.1', prefixLength: 24 }], garp: { repeat: 0, intervalMs: 0, refreshMs: 0 },
-        track: { interfaces: [], services: ['write'], scripts: [] }, notify: [], v3ChecksumAsV2: false,
+        unicastPeers: [], virtualIps: [{ address: '10.0.0.1', prefixLength: 24 }], garp: { repeat: 0, intervalMs: 0, refreshMs: 0, delayMs: 0 },
+        track: { interfaces: [], services: ['write'], scripts: [] }, notify: [], notifyOn: { master: [], backup: [], fault: [], stop: [] }, v3ChecksumAsV2: false,
       },
     ],
     services: [writeService],

@@ -52,6 +52,7 @@ test('defaults fill in everything the file leaves out', () => {
     vrrpScheduling: { realtimePriority: 10, lockMemory: false },
     logLevel: 'info',
     vrrp: [],
+    vrrpSyncGroups: [],
     services: [
       {
         name: 'read',
@@ -120,15 +121,82 @@ vrrp:
       { address: '10.0.0.10', prefixLength: 24 },
       { address: '10.0.0.11', prefixLength: 32 },
     ],
-    garp: { repeat: 5, intervalMs: 0, refreshMs: 0 },
+    garp: { repeat: 5, intervalMs: 0, refreshMs: 0, delayMs: 5000 },
     track: {
       interfaces: [],
       services: [],
       scripts: [{ command: ['/bin/true'], intervalMs: 2000, timeoutMs: 2000, rise: 1, fall: 1, weight: 0 }],
     },
     notify: [['/bin/sh'], ['/bin/sh', '-c', 'exit 0']],
+    notifyOn: { master: [], backup: [], fault: [], stop: [] },
     v3ChecksumAsV2: false,
   });
+});
+
+test('vrrp: weighted tracked interfaces, per-state notify scripts, sync groups', () => {
+  const text = `
+vrrp:
+  - name: VI_1
+    interface: eth0
+    router_id: 51
+    virtual_ips: [10.0.0.10]
+    track:
+      interfaces: [eth0, { name: eth1, weight: -20 }, { name: eth2 }]
+    notify_master: [[/bin/sh, -c, "exit 0"]]
+    notify_fault: [/bin/true]
+  - name: VI_2
+    interface: eth1
+    router_id: 52
+    virtual_ips: [10.0.1.10]
+vrrp_sync_groups:
+  - name: G1
+    instances: [VI_1, VI_2]
+    notify_backup: [/bin/true]
+`;
+  const config = expectOk(loadConfigText(text, 't.yaml', {})).config;
+  const v = config.vrrp[0]!;
+  assert.deepEqual(v.track.interfaces, [
+    { name: 'eth0', weight: 0 },
+    { name: 'eth1', weight: -20 },
+    { name: 'eth2', weight: 0 },
+  ]);
+  assert.deepEqual(v.notifyOn, { master: [['/bin/sh', '-c', 'exit 0']], backup: [], fault: [['/bin/true']], stop: [] });
+  assert.deepEqual(config.vrrpSyncGroups, [
+    { name: 'G1', instances: ['VI_1', 'VI_2'], notify: [], notifyOn: { master: [], backup: [['/bin/true']], fault: [], stop: [] } },
+  ]);
+});
+
+test('send_proxy: v1 or v2 on a service reaches its data-plane spec; anything else is an error', async () => {
+  const { toServiceSpec } = await import('../src/specs.js');
+  const text = (v: string) => `services:\n  - name: read\n    listen: 127.0.0.1:6447\n    send_proxy: ${v}\n    servers:\n      - { name: db1, address: 10.0.0.1:3306 }\n`;
+  const config = expectOk(loadConfigText(text('v2'), 't.yaml', {})).config;
+  assert.equal(config.services[0]!.sendProxy, 2);
+  assert.equal(toServiceSpec(config.services[0]!).servers[0]!.sendProxy, 2, 'a service-level send_proxy reaches every server');
+  const errors = expectErrors(loadConfigText(text('v3'), 't.yaml', {}));
+  assert.ok(errors.some((e) => e.path === 'services[0].send_proxy'), errors.map(formatConfigIssue).join('; '));
+});
+
+test('sync groups: members must exist, be in one group only, groups have unique names', () => {
+  const base = `
+vrrp:
+  - { name: VI_1, interface: eth0, router_id: 51, virtual_ips: [10.0.0.10] }
+  - { name: VI_2, interface: eth0, router_id: 52, virtual_ips: [10.0.0.11] }
+  - { name: VI_3, interface: eth0, router_id: 53, virtual_ips: [10.0.0.12] }
+vrrp_sync_groups:
+`;
+  const cases: [string, string, RegExp][] = [
+    ['  - { name: G1, instances: [VI_1, VI_9] }\n', 'vrrp_sync_groups[0].instances[1]', /no vrrp instance is named "VI_9"/],
+    ['  - { name: G1, instances: [VI_1, VI_2] }\n  - { name: G2, instances: [VI_3, VI_1] }\n', 'vrrp_sync_groups[1].instances[1]', /already in sync group "G1"/],
+    ['  - { name: G1, instances: [VI_1, VI_2] }\n  - { name: G1, instances: [VI_3, VI_3] }\n', 'vrrp_sync_groups[1].name', /already defined/],
+    ['  - { name: G1, instances: [VI_1] }\n', 'vrrp_sync_groups[0].instances', /at least two/],
+  ];
+  for (const [groups, path, message] of cases) {
+    const errors = expectErrors(loadConfigText(base + groups, 't.yaml', {}));
+    assert.ok(
+      errors.some((e) => e.path === path && message.test(e.message)),
+      `${groups}: ${errors.map(formatConfigIssue).join('; ')}`,
+    );
+  }
 });
 
 test('durations: units, compounds and plain numbers of seconds', () => {

@@ -24,7 +24,7 @@ function service(name: string, balance: ServiceConfig['balance'], servers: Array
 }
 
 function config(...services: ServiceConfig[]): BatonConfig {
-  return { node: 't', admin: { listen: { host: '127.0.0.1', port: 9 } }, workers: 1, engine: 'native', shutdownTimeoutMs: 1000, logLevel: 'info', vrrp: [], services };
+  return { node: 't', admin: { listen: { host: '127.0.0.1', port: 9 } }, workers: 1, engine: 'native', shutdownTimeoutMs: 1000, logLevel: 'info', vrrp: [], vrrpSyncGroups: [], services };
 }
 
 function harness() {

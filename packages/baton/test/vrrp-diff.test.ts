@@ -19,9 +19,10 @@ const CFG: VrrpInstanceConfig = {
   preemptDelayMs: 0,
   unicastPeers: [],
   virtualIps: [{ address: '10.0.0.100', prefixLength: 24 }],
-  garp: { repeat: 5, intervalMs: 0, refreshMs: 0 },
+  garp: { repeat: 5, intervalMs: 0, refreshMs: 0, delayMs: 5000 },
   track: { interfaces: [], services: [], scripts: [] },
   notify: [],
+  notifyOn: { master: [], backup: [], fault: [], stop: [] },
   v3ChecksumAsV2: false,
 };
 
@@ -40,8 +41,11 @@ test('an identical spec is left alone (siblings are not a change of this instanc
 test('notify, garp, track, preempt, preempt_delay and priority are applied in place', () => {
   const cases: [Partial<VrrpInstanceConfig>, string][] = [
     [{ notify: [['/bin/true']] }, 'notify'],
-    [{ garp: { repeat: 2, intervalMs: 0, refreshMs: 0 } }, 'garp'],
-    [{ track: { interfaces: ['eth1'], services: [], scripts: [] } }, 'track'],
+    [{ garp: { repeat: 2, intervalMs: 0, refreshMs: 0, delayMs: 5000 } }, 'garp'],
+    [{ garp: { repeat: 5, intervalMs: 0, refreshMs: 0, delayMs: 2000 } }, 'garp'],
+    [{ track: { interfaces: [{ name: 'eth1', weight: 0 }], services: [], scripts: [] } }, 'track'],
+    [{ track: { interfaces: [{ name: 'eth1', weight: -20 }], services: [], scripts: [] } }, 'track'],
+    [{ notifyOn: { master: [['/bin/true']], backup: [], fault: [], stop: [] } }, 'notify'],
     [{ track: { interfaces: [], services: ['db'], scripts: [] } }, 'track'],
     [{ track: { interfaces: [], services: [], scripts: [{ command: ['/bin/true'], intervalMs: 1000, timeoutMs: 1000, rise: 1, fall: 1, weight: 0 }] } }, 'track'],
     [{ preempt: false }, 'preempt'],
@@ -49,7 +53,7 @@ test('notify, garp, track, preempt, preempt_delay and priority are applied in pl
     [{ priority: 100 }, 'priority'],
   ];
   for (const [over, key] of cases) assert.deepEqual(diffInstance(spec(), spec(over)), { restart: [], update: [key] }, key);
-  const many = diffInstance(spec(), spec({ notify: [['/bin/true']], garp: { repeat: 1, intervalMs: 0, refreshMs: 0 } }));
+  const many = diffInstance(spec(), spec({ notify: [['/bin/true']], garp: { repeat: 1, intervalMs: 0, refreshMs: 0, delayMs: 5000 } }));
   assert.equal(describeDiff('VI_1', many), 'vrrp instance VI_1 updated in place (garp, notify)');
 });
 

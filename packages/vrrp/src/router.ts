@@ -285,6 +285,28 @@ export class Router {
     this.dispatch(on ? { type: 'fault', reason } : { type: 'recover', reason });
   }
 
+  /**
+   * Hold the router out of master (`on`) or release it (a sync group).
+   * `onWantsMaster` hears when a held backup would take over, and when it no
+   * longer would.
+   */
+  setHold(reason: string, on: boolean): void {
+    this.dispatch({ type: 'hold', reason, on });
+  }
+
+  /** Set by whoever holds the router; called on every change of `wantsMaster`. */
+  onWantsMaster: ((wants: boolean) => void) | undefined;
+
+  /** Held in backup with its Master_Down_Timer fired (see setHold). */
+  get wantsMaster(): boolean {
+    return this.s.wantsMaster;
+  }
+
+  /** Active hold reasons. */
+  get holds(): readonly string[] {
+    return this.s.holds;
+  }
+
   /** Apply a tracking weight: the effective priority moves by `delta` (kept within 1-254). */
   adjustPriority(delta: number): void {
     this.dispatch({ type: 'priority-change', delta });
@@ -408,6 +430,9 @@ export class Router {
         return;
       case 'became':
         this.onBecame(a.from, a.to, a.reason);
+        return;
+      case 'wants-master':
+        this.onWantsMaster?.(a.value);
         return;
     }
   }

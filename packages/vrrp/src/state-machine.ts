@@ -16,6 +16,14 @@
  *   'fault' (a tracked interface, script or service is down): a router in
  *   fault neither sends nor listens, and a master entering it releases the
  *   VIPs with a priority-0 advert, as a shutdown does.
+ * - Holds (keepalived's sync groups): while any hold is set the router may
+ *   be backup but not master. A master that gets a hold steps down as if it
+ *   shut down (priority 0, VIPs released) into backup; a held backup whose
+ *   Master_Down_Timer fires does not take over but records that it wants to
+ *   (`wantsMaster`, reported with a `wants-master` action) and waits another
+ *   interval; when the last hold goes, a backup that wants master becomes
+ *   master at once. A hold never changes the state of a router in init or
+ *   fault.
  */
 import { PRIORITY_BACKUP_MAX, PRIORITY_BACKUP_MIN, PRIORITY_OWNER, PRIORITY_STOP, type VrrpVersion } from './constants.js';
 import { compareIpv4 } from './ipv4.js';
@@ -53,6 +61,10 @@ export interface RouterState {
   readonly preemptAtMs: number | null;
   /** The last accepted advert was priority 0: the master-down timer runs on Skew_Time. */
   readonly masterReleased: boolean;
+  /** Active hold reasons, sorted (a sync group keeping this router out of master). */
+  readonly holds: readonly string[];
+  /** Held in backup, its Master_Down_Timer has fired: it would be master but for the holds. */
+  readonly wantsMaster: boolean;
 }
 
 export type VrrpEvent =
@@ -61,6 +73,8 @@ export type VrrpEvent =
   /** A tracked thing failed (weight-0 script, interface down, service with no server): enter 'fault' while any is active. */
   | { type: 'fault'; reason: string }
   | { type: 'recover'; reason: string }
+  /** A sync group holds this router out of master (`on`) or releases it. */
+  | { type: 'hold'; reason: string; on: boolean }
   /** A weighted track script changed state: add `delta` to the effective priority. */
   | { type: 'priority-change'; delta: number }
   | { type: 'timer'; timer: VrrpTimer }
@@ -74,7 +88,9 @@ export type VrrpAction =
   | { type: 'add-vips' }
   | { type: 'remove-vips' }
   | { type: 'send-garp' }
-  | { type: 'became'; from: VrrpState; to: VrrpState; reason: string };
+  | { type: 'became'; from: VrrpState; to: VrrpState; reason: string }
+  /** `wantsMaster` changed (for whoever holds the router). */
+  | { type: 'wants-master'; value: boolean };
 
 export interface StepResult {
   next: RouterState;
@@ -92,7 +108,15 @@ export function initialState(cfg: StateMachineConfig): RouterState {
     masterPriority: null,
     preemptAtMs: null,
     masterReleased: false,
+    holds: [],
+    wantsMaster: false,
   };
+}
+
+/** `s` with wantsMaster set to `value`, plus the action that reports a change. */
+function withWants(s: RouterState, value: boolean): { next: RouterState; actions: VrrpAction[] } {
+  if (s.wantsMaster === value) return { next: s, actions: [] };
+  return { next: { ...s, wantsMaster: value }, actions: [{ type: 'wants-master', value }] };
 }
 
 /**
@@ -132,8 +156,10 @@ function toMaster(cfg: StateMachineConfig, s: RouterState, reason: string): Step
     masterPriority: null,
     preemptAtMs: null,
     masterReleased: false,
+    wantsMaster: false,
   };
   const actions: VrrpAction[] = [];
+  if (s.wantsMaster) actions.push({ type: 'wants-master', value: false });
   if (s.state === 'backup') actions.push({ type: 'cancel', timer: 'master-down' });
   actions.push(
     { type: 'add-vips' },
@@ -179,6 +205,7 @@ function toIdle(s: RouterState, to: 'init' | 'fault', reason: string, faults: re
   } else if (s.state === 'backup') {
     actions.push({ type: 'cancel', timer: 'master-down' });
   }
+  if (s.wantsMaster) actions.push({ type: 'wants-master', value: false });
   actions.push({ type: 'became', from: s.state, to, reason });
   const next: RouterState = {
     ...s,
@@ -188,8 +215,26 @@ function toIdle(s: RouterState, to: 'init' | 'fault', reason: string, faults: re
     masterPriority: null,
     preemptAtMs: null,
     masterReleased: false,
+    wantsMaster: false,
   };
   return { next, actions };
+}
+
+function onHold(cfg: StateMachineConfig, s: RouterState, reason: string, on: boolean, nowMs: number): StepResult {
+  if (on === s.holds.includes(reason)) return unchanged(s);
+  const holds = on ? [...s.holds, reason].sort() : s.holds.filter((h) => h !== reason);
+  const recorded: RouterState = { ...s, holds };
+  if (on) {
+    if (s.state !== 'master') return { next: recorded, actions: [] };
+    // Step down as a shutdown does (the peer takes over after Skew_Time), then wait as backup.
+    const fresh = toBackupFresh(cfg, recorded, `hold:${reason}`, nowMs);
+    return {
+      next: fresh.next,
+      actions: [{ type: 'cancel', timer: 'advert' }, { type: 'send-advert', priority: PRIORITY_STOP }, { type: 'remove-vips' }, ...fresh.actions],
+    };
+  }
+  if (holds.length === 0 && s.state === 'backup' && s.wantsMaster) return toMaster(cfg, recorded, `released:${reason}`);
+  return { next: recorded, actions: [] };
 }
 
 function onStartup(cfg: StateMachineConfig, s: RouterState, nowMs: number): StepResult {
@@ -245,6 +290,11 @@ function onTimer(cfg: StateMachineConfig, s: RouterState, timer: VrrpTimer): Ste
   // RFC 5798 §6.4.2: Master_Down_Timer fired: become master.
   if (s.state !== 'backup') return unchanged(s);
   const mine = effectivePriority(cfg, s);
+  if (s.holds.length > 0) {
+    // Held (sync group): say so and keep waiting, as keepalived re-arms the timer of a member whose group is not ready.
+    const w = withWants(s, true);
+    return { next: w.next, actions: [...w.actions, { type: 'arm', timer: 'master-down', afterMs: masterDownIntervalMs(cfg.version, mine, s.masterAdverIntervalMs) }] };
+  }
   const reason = s.masterReleased
     ? 'master-released'
     : s.masterPriority !== null && s.masterPriority < mine && cfg.preempt
@@ -277,9 +327,11 @@ function onAdvertInBackup(
       if (e.priority >= mine) preemptAtMs = null;
       else if (preemptAtMs === null) preemptAtMs = nowMs + cfg.preemptDelayMs;
     }
+    // A master we accept is heard: a held backup no longer wants to take over.
+    const w = withWants({ ...s, masterAdverIntervalMs, masterAddr: e.from, masterPriority: e.priority, preemptAtMs, masterReleased: false }, false);
     return {
-      next: { ...s, masterAdverIntervalMs, masterAddr: e.from, masterPriority: e.priority, preemptAtMs, masterReleased: false },
-      actions: [{ type: 'arm', timer: 'master-down', afterMs: masterDownIntervalMs(cfg.version, mine, masterAdverIntervalMs) }],
+      next: w.next,
+      actions: [...w.actions, { type: 'arm', timer: 'master-down', afterMs: masterDownIntervalMs(cfg.version, mine, masterAdverIntervalMs) }],
     };
   }
   // Preempt: discard the lower-priority advert; the running master-down timer
@@ -340,6 +392,8 @@ export function step(cfg: StateMachineConfig, s: RouterState, e: VrrpEvent, nowM
       return onFault(s, e.reason);
     case 'recover':
       return onRecover(cfg, s, e.reason, nowMs);
+    case 'hold':
+      return onHold(cfg, s, e.reason, e.on, nowMs);
     case 'priority-change':
       return onPriorityChange(cfg, s, e.delta);
     case 'timer':

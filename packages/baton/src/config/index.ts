@@ -7,4 +7,4 @@ export { loadConfigFile, loadConfigText, type ConfigResult } from './load.js';
 export { formatConfigIssue, formatPath, type ConfigIssue } from './issue.js';
 export { configSchema, DEFAULT_WRITER } from './schema.js';
 export { formatHostPort, listensClash, parseHostPort, parseVirtualIp } from './address.js';
-export { checkExecutable } from './executable.js';
+export { checkExecutable, withExecutableCheck } from './executable.js';

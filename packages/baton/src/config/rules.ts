@@ -100,6 +100,30 @@ export function checkRules(raw: unknown, env: NodeJS.ProcessEnv): RuleResult {
       errors.push({ path: ['cluster', 'peers', i], message: 'is this node\'s own cluster.listen; list the other nodes only' });
     }
   }
+  // Sync groups: every member is a vrrp instance, in one group at most; group names are unique.
+  const instanceNames = new Set(asList(root.vrrp).map((v) => asString(asMap(v).name)).filter((n): n is string => n !== undefined));
+  const groupOf = new Map<string, string>();
+  const groupNames = new Map<string, number>();
+  asList(root.vrrp_sync_groups).forEach((raw, g) => {
+    const group = asMap(raw);
+    const groupName = asString(group.name);
+    if (groupName !== undefined) {
+      const first = groupNames.get(groupName);
+      if (first !== undefined) errors.push({ path: ['vrrp_sync_groups', g, 'name'], message: `sync group "${groupName}" is already defined at vrrp_sync_groups[${first}]` });
+      else groupNames.set(groupName, g);
+    }
+    const seen = new Set<string>();
+    asList(group.instances).forEach((member, k) => {
+      const m = asString(member);
+      if (m === undefined) return;
+      const at = ['vrrp_sync_groups', g, 'instances', k];
+      if (!instanceNames.has(m)) errors.push({ path: at, message: `no vrrp instance is named "${m}"` });
+      else if (seen.has(m)) errors.push({ path: at, message: `"${m}" is listed twice` });
+      else if (groupOf.has(m)) errors.push({ path: at, message: `"${m}" is already in sync group "${groupOf.get(m)}"; an instance belongs to one group at most` });
+      seen.add(m);
+      if (!groupOf.has(m)) groupOf.set(m, groupName ?? `vrrp_sync_groups[${g}]`);
+    });
+  });
   return { errors, warnings };
 }
 

@@ -25,6 +25,8 @@ import type {
   ServerConfig,
   ServiceConfig,
   VrrpInstanceConfig,
+  VrrpSyncGroupConfig,
+  VrrpTrackInterface,
   VrrpTrackScript,
   WriterConfig,
 } from './types.js';
@@ -261,6 +263,39 @@ const trackScriptSchema = z
     }),
   );
 
+/**
+ * A tracked interface: a name (link down = FAULT), or `{ name, weight }` as
+ * keepalived's `track_interface { eth0 weight -20 }`: a weight moves the
+ * priority instead (positive: added while the link is up; negative: added
+ * while it is down), 0 means FAULT.
+ */
+const trackInterfaceSchema = z
+  .union([interfaceName, z.strictObject({ name: interfaceName, weight: intIn(-253, 253).default(0) })], {
+    error: (iss) =>
+      iss.input === undefined ? undefined : `must be an interface name or { name, weight }, got ${describeValue(iss.input)}`,
+  })
+  .transform((t): VrrpTrackInterface => (typeof t === 'string' ? { name: t, weight: 0 } : { name: t.name, weight: t.weight }));
+
+/** A sync group: instances that change state together (keepalived's vrrp_sync_group). */
+const syncGroupSchema = z
+  .strictObject({
+    name,
+    instances: z.array(name).min(2, { error: 'a sync group needs at least two instances' }),
+    notify: z.array(notifyEntry).default(() => []),
+    notify_master: z.array(notifyEntry).default(() => []),
+    notify_backup: z.array(notifyEntry).default(() => []),
+    notify_fault: z.array(notifyEntry).default(() => []),
+    notify_stop: z.array(notifyEntry).default(() => []),
+  })
+  .transform(
+    (g): VrrpSyncGroupConfig => ({
+      name: g.name,
+      instances: g.instances,
+      notify: g.notify,
+      notifyOn: { master: g.notify_master, backup: g.notify_backup, fault: g.notify_fault, stop: g.notify_stop },
+    }),
+  );
+
 /** VRRP defaults, shared with rules.ts (which checks advert_interval against version on the raw file). */
 export const VRRP_DEFAULTS = { version: 3, advertInterval: '1s' } as const;
 
@@ -285,16 +320,23 @@ const vrrpSchema = z
         repeat: intIn(0, 100).default(5),
         interval: duration('zero').prefault('0s'),
         refresh: duration('zero').prefault('0s'),
+        // keepalived's garp_master_delay: the second burst after becoming master.
+        delay: duration('zero').prefault('5s'),
       })
       .prefault({}),
     track: z
       .strictObject({
-        interfaces: z.array(interfaceName).default(() => []),
+        interfaces: z.array(trackInterfaceSchema).default(() => []),
         services: z.array(z.string().min(1)).default(() => []),
         scripts: z.array(trackScriptSchema).default(() => []),
       })
       .prefault({}),
     notify: z.array(notifyEntry).default(() => []),
+    // keepalived's per-state scripts: run as written (no arguments added), before `notify`.
+    notify_master: z.array(notifyEntry).default(() => []),
+    notify_backup: z.array(notifyEntry).default(() => []),
+    notify_fault: z.array(notifyEntry).default(() => []),
+    notify_stop: z.array(notifyEntry).default(() => []),
     v3_checksum_as_v2: z.boolean().default(false),
   })
   .transform(
@@ -311,9 +353,10 @@ const vrrpSchema = z
       unicastPeers: v.unicast_peers,
       ...(v.unicast_src_ip !== undefined ? { unicastSrcIp: v.unicast_src_ip } : {}),
       virtualIps: v.virtual_ips,
-      garp: { repeat: v.garp.repeat, intervalMs: v.garp.interval, refreshMs: v.garp.refresh },
+      garp: { repeat: v.garp.repeat, intervalMs: v.garp.interval, refreshMs: v.garp.refresh, delayMs: v.garp.delay },
       track: { interfaces: v.track.interfaces, services: v.track.services, scripts: v.track.scripts },
       notify: v.notify,
+      notifyOn: { master: v.notify_master, backup: v.notify_backup, fault: v.notify_fault, stop: v.notify_stop },
       v3ChecksumAsV2: v.v3_checksum_as_v2,
     }),
   );
@@ -367,6 +410,7 @@ export const configSchema = z
     shutdown_timeout: duration('zero').prefault('10s'),
     log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     vrrp: z.array(vrrpSchema).default(() => []),
+    vrrp_sync_groups: z.array(syncGroupSchema).default(() => []),
     vrrp_scheduling: vrrpSchedulingSchema.prefault({}),
     services: z.array(serviceSchema).default(() => []),
     cluster: clusterSchema.optional(),
@@ -381,6 +425,7 @@ export const configSchema = z
       shutdownTimeoutMs: c.shutdown_timeout,
       logLevel: c.log_level,
       vrrp: c.vrrp,
+      vrrpSyncGroups: c.vrrp_sync_groups,
       vrrpScheduling: c.vrrp_scheduling,
       services: c.services,
       ...(c.cluster ? { cluster: c.cluster } : {}),

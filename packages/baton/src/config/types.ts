@@ -87,6 +87,29 @@ export interface VrrpTrackScript {
   weight: number;
 }
 
+export interface VrrpTrackInterface {
+  name: string;
+  /** 0: link down means FAULT; otherwise the priority moves by weight (keepalived semantics). */
+  weight: number;
+}
+
+/** Scripts run as written on entering a state (keepalived's notify_master, ...), before `notify`. */
+export interface VrrpStateScripts {
+  master: string[][];
+  backup: string[][];
+  fault: string[][];
+  stop: string[][];
+}
+
+export interface VrrpSyncGroupConfig {
+  name: string;
+  /** Names of vrrp instances; each instance is in at most one group. */
+  instances: string[];
+  /** Called as ...argv GROUP NAME STATE when the whole group has changed state. */
+  notify: string[][];
+  notifyOn: VrrpStateScripts;
+}
+
 export interface VirtualIp {
   address: string;
   prefixLength: number;
@@ -108,10 +131,12 @@ export interface VrrpInstanceConfig {
   /** Source address for unicast adverts; default the interface's primary address. */
   unicastSrcIp?: string;
   virtualIps: VirtualIp[];
-  garp: { repeat: number; intervalMs: number; refreshMs: number };
-  track: { interfaces: string[]; services: string[]; scripts: VrrpTrackScript[] };
+  /** delayMs: the second gratuitous ARP burst after becoming master (keepalived's garp_master_delay). */
+  garp: { repeat: number; intervalMs: number; refreshMs: number; delayMs: number };
+  track: { interfaces: VrrpTrackInterface[]; services: string[]; scripts: VrrpTrackScript[] };
   /** Each entry an argv prefix; called as ...argv INSTANCE NAME STATE PRIORITY. */
   notify: string[][];
+  notifyOn: VrrpStateScripts;
   /** VRRPv3 checksum without the pseudo-header, as keepalived's vrrp_version 3 + v3_checksum_as_v2. */
   v3ChecksumAsV2: boolean;
 }
@@ -146,6 +171,7 @@ export interface BatonConfig {
   shutdownTimeoutMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   vrrp: VrrpInstanceConfig[];
+  vrrpSyncGroups: VrrpSyncGroupConfig[];
   /** The VRRP child's scheduling; absent = the defaults (SCHED_RR 10, memory not locked). */
   vrrpScheduling?: VrrpScheduling;
   services: ServiceConfig[];

@@ -52,7 +52,7 @@ const UPDATE_KEYS: readonly [string, (c: VrrpInstanceConfig) => unknown][] = [
   ['preempt_delay', (c) => c.preemptDelayMs],
   ['garp', (c) => c.garp],
   ['track', (c) => c.track],
-  ['notify', (c) => c.notify],
+  ['notify', (c) => [c.notify, c.notifyOn]],
 ];
 
 export function diffInstance(prev: InstanceSpec, next: InstanceSpec): InstanceDiff {

@@ -17,6 +17,8 @@ import { BatonError, describeError, type Logger } from '@baton/core';
 import { describeDiff, diffInstance } from './diff.js';
 import { VrrpInstance, type InstanceSnapshot } from './instance.js';
 import type { ApplySummary, InstanceSpec } from './ipc.js';
+import { SyncGroups, type SyncMember } from './sync-group.js';
+import type { VrrpSyncGroupConfig } from '../config/types.js';
 
 interface Entry {
   instance: VrrpInstance;
@@ -31,11 +33,28 @@ export class InstanceHost {
   private readonly serviceListeners = new Set<() => void>();
   private queue: Promise<unknown> = Promise.resolve();
   private stopping: Promise<void> | undefined;
+  private readonly sync: SyncGroups;
 
   constructor(
     private readonly logger: Logger,
     private readonly onChange: () => void,
-  ) {}
+  ) {
+    this.sync = new SyncGroups(logger);
+  }
+
+  /** Re-applies the sync-group rule from every member's current state (after any member's transition or fault change). */
+  private evaluateSync(): void {
+    if (this.stopping) return;
+    const members = new Map<string, SyncMember>();
+    for (const [name, e] of this.instances) {
+      members.set(name, {
+        view: () => ({ name, ...e.instance.syncView() }),
+        setFault: (reason, on) => e.instance.setExternalFault(reason, on),
+        setHold: (reason, on) => e.instance.setExternalHold(reason, on),
+      });
+    }
+    this.sync.evaluate(members);
+  }
 
   setServicesDown(down: string[]): void {
     this.servicesDown = down;
@@ -52,6 +71,9 @@ export class InstanceHost {
 
   private async applyNow(specs: InstanceSpec[]): Promise<ApplySummary> {
     const summary: ApplySummary = { added: [], removed: [], restarted: [], updated: [] };
+    const groups = new Map<string, VrrpSyncGroupConfig>();
+    for (const s of specs) if (s.syncGroup) groups.set(s.syncGroup.name, s.syncGroup);
+    this.sync.configure([...groups.values()]);
     const wanted = new Map(specs.map((s) => [s.config.name, s]));
     for (const [name, entry] of [...this.instances]) {
       const next = wanted.get(name);
@@ -93,6 +115,7 @@ export class InstanceHost {
         if (!summary.restarted.includes(spec.config.name)) summary.added.push(spec.config.name);
       }
     } finally {
+      this.evaluateSync();
       this.onChange();
     }
     return summary;
@@ -109,7 +132,11 @@ export class InstanceHost {
       },
       siblingVrids: () => siblings,
       authPass: spec.authPass,
-      onStateChange: () => this.onChange(),
+      onStateChange: () => {
+        this.evaluateSync();
+        this.onChange();
+      },
+      onFaultsChanged: () => setImmediate(() => this.evaluateSync()),
     });
     await instance.start();
     this.instances.set(spec.config.name, { instance, spec, siblings });

@@ -40,6 +40,7 @@ import {
   openLinkWatch,
   openRawTransport,
   peekVrid,
+  scriptEffect,
   startTrackScript,
   type LinkWatch,
   type LinuxGarpSender,
@@ -75,6 +76,8 @@ export interface InstanceDeps {
   authPass: string | undefined;
   /** Called after every transition, once the router's state is current. */
   onStateChange?(change: StateChange): void;
+  /** Called when a tracked thing set or cleared a fault, or a held backup's wish to be master changed (a sync group reads them even without a transition). */
+  onFaultsChanged?(): void;
 }
 
 export interface InstanceSnapshot {
@@ -124,6 +127,21 @@ function loggingNotifier(log: Logger, scripts: () => ScriptNotifier | undefined,
   };
 }
 
+/** The notifier for an instance's notify keys, or undefined when it has none. */
+export function instanceNotifier(c: VrrpInstanceConfig, log: Logger): ScriptNotifier | undefined {
+  const byState = { MASTER: c.notifyOn.master, BACKUP: c.notifyOn.backup, FAULT: c.notifyOn.fault, STOP: c.notifyOn.stop };
+  const any = c.notify.length + Object.values(byState).reduce((n, l) => n + l.length, 0);
+  return any > 0 ? createScriptNotifier({ scripts: c.notify, byState, logger: log }) : undefined;
+}
+
+const notifyKeys = (c: VrrpInstanceConfig): string => JSON.stringify([c.notify, c.notifyOn]);
+
+/** What a tracked interface contributes: keepalived's weight rule, the same as a track script's. */
+function linkEffect(weight: number, up: boolean): { fault: boolean; delta: number } {
+  const e = scriptEffect(weight, up ? 'ok' : 'failed');
+  return { fault: e.fault, delta: e.priorityDelta };
+}
+
 /** One running track script and what it contributes to the router now. */
 interface RunningScript {
   /** Its config as JSON: a reload keeps it running when this is unchanged. */
@@ -144,6 +162,8 @@ export class VrrpInstance {
   private linkWatch: LinkWatch | undefined;
   /** Index i runs `track.scripts[i]`; its fault reason is `script:i`. */
   private trackScripts: RunningScript[] = [];
+  /** What each weighted tracked interface adds to the priority now. */
+  private readonly linkDeltas = new Map<string, number>();
   private readonly faultedServices = new Set<string>();
   private unsubscribeServices: (() => void) | undefined;
   private readonly cleanups: (() => void)[] = [];
@@ -190,7 +210,7 @@ export class VrrpInstance {
       logger: log,
     });
     this.garp = await openGarpSender({ interface: c.interface, vips: vipList, logger: log });
-    if (c.notify.length > 0) this.scripts = createScriptNotifier({ scripts: c.notify, logger: log });
+    this.scripts = instanceNotifier(c, log);
 
     const routerConfig: RouterConfig = {
       name: c.name,
@@ -205,7 +225,7 @@ export class VrrpInstance {
       virtualIps: vipList,
       ...(authPass !== undefined ? { authPass } : {}),
       v3ChecksumAsV2: c.v3ChecksumAsV2,
-      garp: { repeat: c.garp.repeat, intervalMs: c.garp.intervalMs, refreshMs: c.garp.refreshMs },
+      garp: { repeat: c.garp.repeat, intervalMs: c.garp.intervalMs, refreshMs: c.garp.refreshMs, delayMs: c.garp.delayMs },
     };
     const router = new Router({
       config: routerConfig,
@@ -218,6 +238,8 @@ export class VrrpInstance {
       logger: log,
     });
     this.router = router;
+    // A held backup that would take over (or no longer would) is news for its sync group.
+    router.onWantsMaster = () => this.deps.onFaultsChanged?.();
 
     await this.armTracking(router);
 
@@ -244,22 +266,48 @@ export class VrrpInstance {
   private async armTracking(router: Router): Promise<void> {
     const t = this.config.track;
     if (t.interfaces.length > 0) {
-      this.linkWatch = await this.watchLinks(router, t.interfaces);
-      for (const name of t.interfaces) if (!this.linkWatch.isUp(name)) router.setFault(`interface:${name}`, true);
+      this.linkWatch = await this.watchLinks(router);
+      for (const ti of t.interfaces) this.applyLink(router, ti.name, this.linkWatch.isUp(ti.name));
     }
     this.trackScripts = t.scripts.map((s, i) => this.startScript(router, s, i));
     this.trackServices(router, t.services);
   }
 
-  private watchLinks(router: Router, interfaces: readonly string[]): Promise<LinkWatch> {
+  private watchLinks(router: Router, interfaces = this.config.track.interfaces): Promise<LinkWatch> {
     return openLinkWatch({
-      interfaces,
+      interfaces: interfaces.map((t) => t.name),
       onChange: (change) => {
         this.log.info(change.up ? 'tracked interface up' : 'tracked interface down', { interface: change.name });
-        router.setFault(`interface:${change.name}`, !change.up);
+        this.applyLink(router, change.name, change.up);
       },
       logger: this.log,
     });
+  }
+
+  /**
+   * Applies a tracked link's state with its weight (read from the current
+   * config, so a reload that changes a weight takes effect at once): weight
+   * 0 sets or clears the `interface:NAME` fault, any other moves the
+   * priority by the difference from what the link contributed so far.
+   */
+  private applyLink(router: Router, name: string, up: boolean | undefined): void {
+    const weight = this.cfg.track.interfaces.find((t) => t.name === name)?.weight ?? 0;
+    const effect = linkEffect(weight, up !== false);
+    const before = this.linkDeltas.get(name) ?? 0;
+    router.setFault(`interface:${name}`, effect.fault);
+    if (effect.delta !== before) {
+      router.adjustPriority(effect.delta - before);
+      this.linkDeltas.set(name, effect.delta);
+    }
+    this.deps.onFaultsChanged?.();
+  }
+
+  /** Withdraws what a link no longer tracked contributed. */
+  private releaseLink(router: Router, name: string): void {
+    router.setFault(`interface:${name}`, false);
+    const delta = this.linkDeltas.get(name) ?? 0;
+    if (delta !== 0) router.adjustPriority(-delta);
+    this.linkDeltas.delete(name);
   }
 
   private startScript(router: Router, s: VrrpInstanceConfig['track']['scripts'][number], i: number): RunningScript {
@@ -279,6 +327,7 @@ export class VrrpInstance {
         const effect = running.script.effect();
         running.fault = effect.fault;
         router.setFault(reason, effect.fault);
+        this.deps.onFaultsChanged?.();
         // adjustPriority is incremental: apply the difference from what this script contributed so far.
         if (effect.priorityDelta !== running.delta) {
           router.adjustPriority(effect.priorityDelta - running.delta);
@@ -303,6 +352,7 @@ export class VrrpInstance {
         else this.faultedServices.delete(svc);
         this.log.info(isDown ? 'tracked service has no up server' : 'tracked service has an up server', { service: svc });
         router.setFault(`service:${svc}`, isDown);
+        this.deps.onFaultsChanged?.();
       }
     };
     // New faults first, then the released ones: a fault that moves from one service to another never passes through "no fault".
@@ -333,19 +383,20 @@ export class VrrpInstance {
       const watch = t.interfaces.length > 0 ? await this.watchLinks(router, t.interfaces) : undefined;
       this.linkWatch?.close();
       this.linkWatch = watch;
-      for (const name of t.interfaces) router.setFault(`interface:${name}`, !watch!.isUp(name));
-      for (const name of prev.track.interfaces) if (!t.interfaces.includes(name)) router.setFault(`interface:${name}`, false);
+      this.cfg = next;
+      for (const ti of t.interfaces) this.applyLink(router, ti.name, watch!.isUp(ti.name));
+      for (const old of prev.track.interfaces) if (!t.interfaces.some((ti) => ti.name === old.name)) this.releaseLink(router, old.name);
     }
 
     this.cfg = next;
-    if (JSON.stringify(prev.notify) !== JSON.stringify(next.notify)) {
+    if (notifyKeys(prev) !== notifyKeys(next)) {
       // The old notifier finishes what it has queued; new changes go to the new scripts.
-      this.scripts = next.notify.length > 0 ? createScriptNotifier({ scripts: next.notify, logger: this.log }) : undefined;
+      this.scripts = instanceNotifier(next, this.log);
     }
     router.updateSettings({
       preempt: next.preempt,
       preemptDelayMs: next.preemptDelayMs,
-      garp: { repeat: next.garp.repeat, intervalMs: next.garp.intervalMs, refreshMs: next.garp.refreshMs },
+      garp: { repeat: next.garp.repeat, intervalMs: next.garp.intervalMs, refreshMs: next.garp.refreshMs, delayMs: next.garp.delayMs },
     });
     // The base priority moves like a tracking weight (diff.ts restarts a change to or from the owner's 255).
     if (next.priority !== prev.priority) router.adjustPriority(next.priority - prev.priority);
@@ -367,6 +418,22 @@ export class VrrpInstance {
     }
 
     this.trackServices(router, t.services);
+  }
+
+  /** Sets or clears a fault decided outside the instance (a sync group's `sync:GROUP`). */
+  setExternalFault(reason: string, on: boolean): void {
+    this.router?.setFault(reason, on);
+  }
+
+  /** Holds the router out of master, or releases it (a sync group's `sync:GROUP`). */
+  setExternalHold(reason: string, on: boolean): void {
+    this.router?.setHold(reason, on);
+  }
+
+  /** What a sync group reads: state, faults, holds, and whether a held backup would take over. */
+  syncView(): { state: VrrpState; faults: readonly string[]; holds: readonly string[]; wantsMaster: boolean } {
+    const r = this.router;
+    return { state: r?.state ?? 'init', faults: r?.faults ?? [], holds: r?.holds ?? [], wantsMaster: r?.wantsMaster ?? false };
   }
 
   snapshot(): InstanceSnapshot {

@@ -6,7 +6,7 @@
  * answer repeats; the child never sends anything the parent must answer.
  */
 import type { LogFields, LogLevel } from '@baton/core';
-import type { VrrpInstanceConfig, VrrpScheduling } from '../config/types.js';
+import type { VrrpInstanceConfig, VrrpScheduling, VrrpSyncGroupConfig } from '../config/types.js';
 import type { InstanceSnapshot } from './instance.js';
 
 /** One instance as the child runs it: the config plus what only the daemon can resolve. */
@@ -15,6 +15,8 @@ export interface InstanceSpec {
   authPass: string | undefined;
   /** VRIDs of the other instances on the same interface. */
   siblings: number[];
+  /** The sync group the instance is in, if any (the child couples the members). */
+  syncGroup?: VrrpSyncGroupConfig;
 }
 
 /** What one apply did, by instance name (the daemon's reload line lists it). */

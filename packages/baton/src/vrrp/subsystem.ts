@@ -30,7 +30,7 @@ import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BatonError, describeError, silentLogger, type LogLevel } from '@baton/core';
 import { openRawTransport } from '@baton/vrrp';
-import type { BatonConfig, VrrpInstanceConfig, VrrpScheduling } from '../config/types.js';
+import type { BatonConfig, VrrpInstanceConfig, VrrpScheduling, VrrpSyncGroupConfig } from '../config/types.js';
 import type { PreparedReload, ReloadFields, Subsystem, SubsystemContext } from '../subsystem.js';
 import { diffInstance } from './diff.js';
 import { resolveAuthPass, type InstanceSnapshot } from './instance.js';
@@ -51,7 +51,13 @@ function specsOf(config: BatonConfig): InstanceSpec[] {
     // Throws for an unset auth_pass_env: start/reload reject as before.
     authPass: resolveAuthPass(cfg),
     siblings: config.vrrp.filter((o) => o.interface === cfg.interface && o.name !== cfg.name).map((o) => o.routerId),
+    ...syncGroupField(config, cfg.name),
   }));
+}
+
+function syncGroupField(config: BatonConfig, name: string): { syncGroup?: VrrpSyncGroupConfig } {
+  const group = config.vrrpSyncGroups.find((g) => g.instances.includes(name));
+  return group ? { syncGroup: group } : {};
 }
 
 /**

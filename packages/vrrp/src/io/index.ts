@@ -27,6 +27,7 @@ export {
   createScriptNotifier,
   notifyArgv,
   notifyStateName,
+  type NotifyScript,
   type NotifyStateName,
   type ScriptNotifier,
   type ScriptNotifierOptions,

@@ -2,15 +2,18 @@
  * Notify scripts (`notify:`): on every state change each configured script
  * runs as `SCRIPT INSTANCE NAME STATE PRIORITY`, keepalived's convention
  * (e.g. `notify.sh INSTANCE VI_1 MASTER 150`), so existing keepalived notify
- * scripts work unchanged.
+ * scripts work unchanged. The per-state scripts (`notify_master`,
+ * `notify_backup`, `notify_fault`, `notify_stop`) run as written, with no
+ * argument added, and before the generic ones, in keepalived's order.
  *
  * Invariants:
  * - Scripts run as argv through `runCommand`, never through a shell; the
  *   configured entry may be a path or an argv array (its extra arguments come
  *   before keepalived's four).
  * - One serial queue: changes are handled in the order notify() was called,
- *   and for each change the scripts run one after another in config order,
- *   so no script ever sees "BACKUP" after the later "MASTER".
+ *   and for each change the scripts run one after another (the state's own
+ *   scripts, then the generic ones, each in config order), so no script ever
+ *   sees "BACKUP" after the later "MASTER" and no two run at once.
  * - notify() only enqueues and returns: the election never waits for a
  *   script. Each run is bounded by `timeoutMs` (the process group is killed),
  *   so a hung script delays later notifications by at most that much.
@@ -44,8 +47,15 @@ export function notifyArgv(script: string | readonly string[], change: StateChan
   return [...base, 'INSTANCE', change.instance, notifyStateName(change.to), String(change.priority)];
 }
 
+export type NotifyScript = string | readonly string[];
+
 export interface ScriptNotifierOptions {
-  scripts: readonly (string | readonly string[])[];
+  /** Generic scripts: called with the change appended (`argvFor`). */
+  scripts: readonly NotifyScript[];
+  /** Scripts for one state only, run as written before the generic ones. */
+  byState?: Partial<Record<NotifyStateName, readonly NotifyScript[]>>;
+  /** The argv of a generic script for a change; default notifyArgv (INSTANCE NAME STATE PRIORITY). */
+  argvFor?: (script: NotifyScript, change: StateChange) => string[];
   /** Per script run. Default 10 s. */
   timeoutMs?: number;
   /** Changes waiting at most; default 64. */
@@ -71,9 +81,16 @@ export function createScriptNotifier(options: ScriptNotifierOptions): ScriptNoti
   let running = false;
   let idleWaiters: (() => void)[] = [];
 
+  const argvFor = options.argvFor ?? notifyArgv;
+  const byState = options.byState ?? {};
+  const total = options.scripts.length + Object.values(byState).reduce((n, l) => n + (l?.length ?? 0), 0);
   const runOne = async (change: StateChange): Promise<void> => {
-    for (const script of options.scripts) {
-      const argv = notifyArgv(script, change);
+    const state = notifyStateName(change.to);
+    const argvs = [
+      ...(byState[state] ?? []).map((script) => (typeof script === 'string' ? [script] : [...script])),
+      ...options.scripts.map((script) => argvFor(script, change)),
+    ];
+    for (const argv of argvs) {
       let outcome: CommandOutcome;
       try {
         outcome = await run(argv, { timeoutMs });
@@ -84,7 +101,7 @@ export function createScriptNotifier(options: ScriptNotifierOptions): ScriptNoti
       }
       if (!(outcome.kind === 'exit' && outcome.code === 0)) {
         const detail = outcome.kind === 'exit' ? `exit ${outcome.code}` : outcome.kind === 'signal' ? outcome.signal : outcome.kind;
-        logger.warn('notify script failed', { script: argv[0], instance: change.instance, state: argv[argv.length - 2], result: detail });
+        logger.warn('notify script failed', { script: argv[0], instance: change.instance, state, result: detail });
       }
     }
   };
@@ -103,7 +120,7 @@ export function createScriptNotifier(options: ScriptNotifierOptions): ScriptNoti
 
   return {
     notify(change) {
-      if (options.scripts.length === 0) return;
+      if (total === 0) return;
       queue.push({ ...change });
       if (queue.length > maxQueued) {
         const dropped = queue.shift();
