@@ -129,7 +129,12 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
   // Keep the process alive until main() has printed its summary, whatever the raw socket's handles do.
   const keepAlive = setInterval(() => undefined, 1000);
   main().then(
-    () => clearInterval(keepAlive),
+    () => {
+      clearInterval(keepAlive);
+      // The summary is out (stdout to a pipe is synchronous on Linux); a raw socket's handle that outlives
+      // close() must not keep the process, and its caller's timeout, waiting.
+      process.exit(0);
+    },
     (err: unknown) => {
       console.error(err);
       process.exit(1);

@@ -892,7 +892,7 @@ class Mapper {
       if (health.interval === undefined) health.interval = secondsToDuration(delayLoop);
       const iv = durS(String(health.interval));
       if (health.timeout !== undefined && durS(String(health.timeout)) > iv) {
-        this.find(first.pos, 'note', `the check timeout ${String(health.timeout)} is longer than the interval; Baton needs timeout <= interval, so timeout is ${String(health.interval)}`, sink);
+        this.find(first.pos, 'note', `the check timeout ${String(health.timeout)} is longer than the interval; Baton allows that, but checks never overlap, so a hung server would be checked only every timeout: timeout is ${String(health.interval)}, so it goes down as fast as under keepalived`, sink);
         health.timeout = health.interval;
       }
       health.initial = alpha ? 'down' : 'up';
