@@ -66,6 +66,15 @@ static bool call(engine_t *e, napi_ref ref, size_t argc, napi_value *argv, doubl
 
 static bool can_emit(engine_t *e) { return e->has_callbacks && !e->shutting_down; }
 
+// Calls a handler that decides about a live session. The reference keeps the
+// session alive through the call (the handler may close it); a handler that
+// threw closes it, with `on_throw` as the detail.
+static void deliver(engine_t *e, session_t *s, napi_ref fn, size_t argc, napi_value *argv, const char *on_throw) {
+  session_ref(s);
+  if (!call(e, fn, argc, argv, s->id)) session_close(s, "internal-error", on_throw, false);
+  session_unref(s);
+}
+
 void emit_accept(engine_t *e, session_t *s, const char *addr) {
   if (!can_emit(e)) {
     session_close(s, "closed", "", true);
@@ -78,9 +87,7 @@ void emit_accept(engine_t *e, session_t *s, const char *addr) {
   napi_create_double(env, s->id, &argv[0]);
   napi_create_double(env, s->listener_id, &argv[1]);
   napi_create_string_utf8(env, addr, NAPI_AUTO_LENGTH, &argv[2]);
-  session_ref(s);
-  if (!call(e, e->on_accept, 3, argv, s->id)) session_close(s, "internal-error", "exception in accept handler", false);
-  session_unref(s);
+  deliver(e, s, e->on_accept, 3, argv, "exception in accept handler");
   napi_close_handle_scope(env, scope);
 }
 
@@ -91,9 +98,7 @@ void emit_connected(engine_t *e, session_t *s) {
   napi_open_handle_scope(env, &scope);
   napi_value argv[1];
   napi_create_double(env, s->id, &argv[0]);
-  session_ref(s);
-  if (!call(e, e->on_connected, 1, argv, s->id)) session_close(s, "internal-error", "exception in connect handler", false);
-  session_unref(s);
+  deliver(e, s, e->on_connected, 1, argv, "exception in connect handler");
   napi_close_handle_scope(env, scope);
 }
 
@@ -109,9 +114,7 @@ void emit_connect_failed(engine_t *e, session_t *s, bool timed_out, const char *
   napi_create_double(env, s->id, &argv[0]);
   napi_get_boolean(env, timed_out, &argv[1]);
   napi_create_string_utf8(env, detail, NAPI_AUTO_LENGTH, &argv[2]);
-  session_ref(s);
-  if (!call(e, e->on_connect_failed, 3, argv, s->id)) session_close(s, "internal-error", "exception in retry handler", false);
-  session_unref(s);
+  deliver(e, s, e->on_connect_failed, 3, argv, "exception in retry handler");
   napi_close_handle_scope(env, scope);
 }
 
