@@ -516,7 +516,7 @@ async function main() {
   const nodeArgs = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
   if (flags.profile) rmSync(profDir, { recursive: true, force: true });
   const baton = startPinned('baton', PROXY_CPU, process.execPath, [...nodeArgs, CLI, 'start', '-c', batonCfg]);
-  await waitForLine(baton, /baton started/);
+  // log_level warn keeps 'baton started' out of the output: readiness is the listening port (below).
 
   let nodeRelay;
   if (flags.baseline) {
