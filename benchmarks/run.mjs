@@ -5,13 +5,18 @@
  * 127.0.0.1. Prints one table with Baton/HAProxy and Baton/direct ratios and
  * writes benchmarks/results/latest.json.
  *
- *   node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn] [--profile] [--baseline]
+ *   node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn,sysbench,idle] [--profile] [--baseline] [--no-multi]
  *
  * Pinning: load generators and backends on
  * CPU 0, the proxy on CPU 1, so a proxy's figure is bounded by its own CPU
  * and not by what it shares a core with. Paths are interleaved within each
- * round (and their order rotated) so drift over the run hits all three alike;
- * each figure is the median of the rounds.
+ * round (and their order rotated) so drift over the run hits all of them alike;
+ * each figure is the median of the rounds. HAProxy runs twice: as configured
+ * for the targets (no splice) and with `option splice-auto`, for honesty.
+ *
+ * A second, unpinned phase (report only; --no-multi skips it) runs Baton
+ * `workers: 2` against HAProxy `nbthread 2` with the load free to use both
+ * CPUs as well.
  *
  * Every process started here is stopped by its PID on the way out, also on
  * failure and on Ctrl-C; the temp directory is removed.
@@ -33,10 +38,19 @@ const RESULTS = path.join(HERE, 'results');
 
 const LOAD_CPU = '0';
 const PROXY_CPU = '1';
+/** The unpinned phase lets every process use every CPU. */
+const ALL_CPUS = `0-${os.cpus().length - 1}`;
+/** Where load tools run in the phase under way. */
+let loadCpu = LOAD_CPU;
 /** Hard ceiling on the whole run; a stuck tool must not hold the machine. */
-const RUN_DEADLINE_MS = 9 * 60_000;
+const RUN_DEADLINE_MS = 25 * 60_000;
 
-const SCENARIOS = ['bulk1', 'bulk8', 'rr', 'conn'];
+const SCENARIOS = ['bulk1', 'bulk8', 'rr', 'conn', 'sysbench', 'idle'];
+/** Idle client connections each proxy holds per round (each round adds this many more). */
+const IDLE_CONNS = 2000;
+/** sysbench oltp_point_select: client threads, and the table's size (fits the buffer pool). */
+const SB_THREADS = 16;
+const SB_TABLE_SIZE = 100_000;
 
 // ---------------------------------------------------------------- options
 
@@ -46,16 +60,18 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
     baseline: { type: 'boolean', default: false },
+    'no-multi': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (flags.help) {
   process.stdout.write(
-    'usage: node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn] [--profile] [--baseline]\n' +
+    'usage: node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn,sysbench,idle] [--profile] [--baseline] [--no-multi]\n' +
       '  --quick    1 round per scenario, 2 s per measurement\n' +
       '  --only     run only these scenarios (comma-separated)\n' +
       '  --profile  run Baton under --cpu-prof; the profile and its top frames go to benchmarks/results/\n' +
-      '  --baseline also measure a plain Node relay (createServer + connect + pipe) on the proxy CPU\n',
+      '  --baseline also measure a plain Node relay (createServer + connect + pipe) on the proxy CPU\n' +
+      '  --no-multi skip the unpinned phase (Baton workers: 2 against HAProxy nbthread 2)\n',
   );
   process.exit(0);
 }
@@ -170,8 +186,8 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 }
 
 /** Runs a load tool on the load CPU to completion, or kills it at `timeoutMs`. */
-async function runTool(cmd, args, timeoutMs) {
-  const entry = startPinned(cmd, LOAD_CPU, cmd, args);
+async function runTool(cmd, args, timeoutMs, cpu = loadCpu) {
+  const entry = startPinned(cmd, cpu, cmd, args);
   const timer = setTimeout(() => {
     log(`${cmd} took longer than ${timeoutMs} ms, killing it`);
     stopChild(entry, 1000);
@@ -189,17 +205,17 @@ function have(cmd) {
 
 /** Installs haproxy, wrk and iperf3 from Debian when one is missing (idempotent). */
 function ensureTools() {
-  const missing = ['haproxy', 'wrk', 'iperf3'].filter((c) => !have(c));
+  const missing = ['haproxy', 'wrk', 'iperf3', 'sysbench'].filter((c) => !have(c));
   if (!have('taskset')) throw new Error('taskset (util-linux) is missing');
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) throw new Error(`missing ${missing.join(', ')}; run as root or: apt-get install -y haproxy wrk iperf3`);
   log(`installing ${missing.join(', ')} from Debian`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'haproxy', 'wrk', 'iperf3'], { stdio: 'inherit', env }).status === 0;
+  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'haproxy', 'wrk', 'iperf3', 'sysbench'], { stdio: 'inherit', env }).status === 0;
   // A fresh machine may have no package lists yet: update once and retry.
   if (!install()) {
     spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-    if (!install()) throw new Error('apt-get install haproxy wrk iperf3 failed');
+    if (!install()) throw new Error('apt-get install haproxy wrk iperf3 sysbench failed');
   }
 }
 
@@ -347,7 +363,113 @@ const SCENARIO_DEFS = {
   bulk8: { backend: 'iperf', title: 'bulk, 8 streams', measure: (port) => bulk(port, 8) },
   rr: { backend: 'http', title: 'keep-alive requests', measure: (port) => wrk(port, false) },
   conn: { backend: 'close', title: 'new connections', measure: (port) => wrk(port, true) },
+  sysbench: { backend: 'mysql', title: 'sysbench oltp_point_select', measure: (port) => pointSelect(port) },
+  // RSS needs a process: the direct path has none and is left out.
+  idle: { backend: 'http', title: 'idle connections', proxyOnly: true, measure: (port, p) => idleConnections(port, p) },
 };
+
+const SB_USER = { user: 'sbtest', password: 'sbtest-pw' };
+
+function sysbenchArgs(port, extra) {
+  return [
+    'oltp_point_select',
+    '--db-driver=mysql',
+    '--mysql-host=127.0.0.1',
+    `--mysql-port=${port}`,
+    `--mysql-user=${SB_USER.user}`,
+    `--mysql-password=${SB_USER.password}`,
+    '--mysql-db=sbtest',
+    '--tables=1',
+    `--table-size=${SB_TABLE_SIZE}`,
+    ...extra,
+  ];
+}
+
+function parseSysbench(out) {
+  const tps = /transactions:\s+(\d+)\s+\(([\d.]+) per sec/.exec(out);
+  const queries = /queries:\s+(\d+)\s+\(([\d.]+) per sec/.exec(out);
+  const errors = /ignored errors:\s+(\d+)/.exec(out);
+  const p95 = /95th percentile:\s+([\d.]+)/.exec(out);
+  if (!tps || !queries) throw new Error(`cannot read sysbench output:\n${out.slice(-2000)}`);
+  return { tps: Number(tps[2]), queries: Number(queries[1]), errors: errors ? Number(errors[1]) : 0, p95Ms: p95 ? Number(p95[1]) : null };
+}
+
+/** sysbench oltp_point_select, SB_THREADS threads for SECONDS, through `port` to the private MariaDB. */
+async function pointSelect(port) {
+  const e = await runTool('sysbench', sysbenchArgs(port, [`--threads=${SB_THREADS}`, `--time=${SECONDS}`, '--report-interval=0', 'run']), (SECONDS + 30) * 1000);
+  if (e.code !== 0) throw new Error(`sysbench through port ${port} exited ${e.code ?? e.signal}:\n${e.tail.join('\n')}`);
+  const r = parseSysbench(e.stdout);
+  if (r.errors > 0) log(`warning: sysbench on port ${port}: ${r.errors} ignored errors`);
+  // One point select per transaction: CPU per query = CPU per transaction.
+  return { metrics: { tps: r.tps, p95Ms: r.p95Ms }, units: r.queries, seconds: SECONDS, errors: r.errors };
+}
+
+/** Resident set of `rootPid` and its descendants, in bytes (Baton's workers included). */
+function treeRssBytes(rootPid) {
+  let total = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      let p = Number(d);
+      for (let depth = 0; depth < 8 && p > 1; depth++) {
+        if (p === rootPid) {
+          total += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+          break;
+        }
+        const st = readFileSync(`/proc/${p}/stat`, 'utf8');
+        p = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      }
+    } catch {
+      // exited while listing
+    }
+  }
+  return total;
+}
+
+/** Open idle connections per path, kept across rounds so each round measures IDLE_CONNS more. */
+const idleHeld = new Map();
+
+/**
+ * Memory per idle client connection, with its server socket: opens
+ * IDLE_CONNS more connections through the proxy, each does one request and
+ * its response (so both sides are connected and have carried bytes, as a
+ * pooled MySQL connection has), then sits idle. (RSS after − RSS before) /
+ * IDLE_CONNS, one second after the last answer. Connections stay open into
+ * the next round: every round adds new ones above the previous high-water
+ * mark, so freed memory that a process keeps for reuse does not hide the
+ * cost.
+ */
+async function idleConnections(port, p) {
+  const held = idleHeld.get(p.id) ?? [];
+  idleHeld.set(p.id, held);
+  await sleep(500);
+  const before = treeRssBytes(p.pid);
+  const request = Buffer.from('GET / HTTP/1.1\r\nHost: bench\r\n\r\n');
+  const openOne = () =>
+    new Promise((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port });
+      const timer = setTimeout(() => reject(new Error(`idle connection through ${port}: no answer in 10 s`)), 10_000);
+      s.once('error', reject);
+      s.once('connect', () => s.write(request));
+      s.once('data', () => {
+        clearTimeout(timer);
+        s.removeAllListeners('error');
+        s.on('error', () => {});
+        resolve(s);
+      });
+    });
+  for (let i = 0; i < IDLE_CONNS; i += 200) {
+    held.push(...(await Promise.all(Array.from({ length: Math.min(200, IDLE_CONNS - i) }, openOne))));
+  }
+  await sleep(1000);
+  const after = treeRssBytes(p.pid);
+  return { metrics: { idleKb: (after - before) / IDLE_CONNS / 1024, rssMb: after / 2 ** 20 }, units: 0, seconds: 1 };
+}
+
+function closeIdle() {
+  for (const list of idleHeld.values()) for (const s of list) s.destroy();
+  idleHeld.clear();
+}
 
 async function bulk(port, streams) {
   const args = ['-c', '127.0.0.1', '-p', String(port), '-t', String(SECONDS), '-P', String(streams), '-J'];
@@ -374,12 +496,14 @@ async function wrk(port, close) {
 
 // ---------------------------------------------------------------- configs
 
-function haproxyConfig(routes) {
+/** `port` names the route field each frontend binds (haproxy, haproxySplice, haproxyMulti). */
+function haproxyConfig(routes, { port = 'haproxy', nbthread = 1, splice = false } = {}) {
   const lines = [
     'global',
-    '    nbthread 1',
-    "    # 2 fds per connection must fit under the process's file limit (often 20000 here).",
-    '    maxconn 8000',
+    `    nbthread ${nbthread}`,
+    "    # 2 fds per connection (and, with splice, 2 per pipe: maxconn/4 pipes) must fit under the process's file limit (often 20000 here);",
+    `    # the idle scenario holds ${ROUNDS * IDLE_CONNS} connections at its peak.`,
+    '    maxconn 6500',
     '',
     'defaults',
     '    mode tcp',
@@ -388,21 +512,23 @@ function haproxyConfig(routes) {
     '    timeout client 8h',
     '    timeout server 8h',
     '    retries 2',
+    ...(splice ? ['    option splice-auto'] : []),
     '',
   ];
   for (const r of routes) {
-    lines.push(`frontend fe_${r.name}`, `    bind 127.0.0.1:${r.haproxy}`, `    default_backend be_${r.name}`, '');
+    lines.push(`frontend fe_${r.name}`, `    bind 127.0.0.1:${r[port]}`, `    default_backend be_${r.name}`, '');
     lines.push(`backend be_${r.name}`, `    server b1 127.0.0.1:${r.backend}`, '');
   }
   return lines.join('\n');
 }
 
-function batonConfig(routes, adminPort) {
-  const lines = ['node: bench', `admin: { listen: 127.0.0.1:${adminPort} }`, 'workers: 1', 'shutdown_timeout: 1s', 'log_level: warn', 'services:'];
+/** `port` names the route field each service listens on (baton, batonMulti). */
+function batonConfig(routes, adminPort, { port = 'baton', workers = 1 } = {}) {
+  const lines = ['node: bench', `admin: { listen: 127.0.0.1:${adminPort} }`, `workers: ${workers}`, 'shutdown_timeout: 1s', 'log_level: warn', 'services:'];
   for (const r of routes) {
     lines.push(
       `  - name: ${r.name}`,
-      `    listen: 127.0.0.1:${r.baton}`,
+      `    listen: 127.0.0.1:${r[port]}`,
       '    balance: roundrobin',
       '    connect_timeout: 2s',
       '    idle_timeout: 8h',
@@ -423,28 +549,38 @@ function median(xs) {
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
+const int = (v) => Math.round(v).toLocaleString('en-US');
+
 /** Table rows: which metric of which scenario, its unit and formatting. */
 const ROWS = [
   { scenario: 'bulk1', key: 'gbps', label: 'bulk, 1 stream (Gbit/s)', fmt: (v) => v.toFixed(2) },
+  { scenario: 'bulk1', key: 'cpuUs', label: 'proxy CPU per GB, 1 stream (ms, lower is better)', fmt: (v) => (v / 1000).toFixed(0) },
   { scenario: 'bulk8', key: 'gbps', label: 'bulk, 8 streams (Gbit/s)', fmt: (v) => v.toFixed(2) },
-  { scenario: 'rr', key: 'rps', label: 'keep-alive req/s (wrk, 50 conns)', fmt: (v) => Math.round(v).toLocaleString('en-US') },
+  { scenario: 'rr', key: 'rps', label: 'keep-alive req/s (wrk, 50 conns)', fmt: int },
   { scenario: 'rr', key: 'p99Ms', label: 'keep-alive p99 latency (ms, lower is better)', fmt: (v) => v.toFixed(2) },
   { scenario: 'rr', key: 'cpuUs', label: 'proxy CPU per request (µs, lower is better)', fmt: (v) => v.toFixed(1) },
-  { scenario: 'conn', key: 'cps', label: 'new connections/s (wrk, 50 conns)', fmt: (v) => Math.round(v).toLocaleString('en-US') },
+  { scenario: 'conn', key: 'cps', label: 'new connections/s (wrk, 50 conns)', fmt: int },
   { scenario: 'conn', key: 'cpuUs', label: 'proxy CPU per new connection (µs, lower is better)', fmt: (v) => v.toFixed(1) },
+  { scenario: 'sysbench', key: 'tps', label: `sysbench oltp_point_select TPS (${SB_THREADS} threads, MariaDB)`, fmt: int },
+  { scenario: 'sysbench', key: 'p95Ms', label: 'sysbench p95 latency (ms, lower is better)', fmt: (v) => v.toFixed(2) },
+  { scenario: 'sysbench', key: 'cpuUs', label: 'proxy CPU per query (µs, lower is better)', fmt: (v) => v.toFixed(1) },
+  { scenario: 'idle', key: 'idleKb', label: `memory per idle client connection, with its server socket (KB, ${IDLE_CONNS} more per round, lower is better)`, fmt: (v) => v.toFixed(2) },
 ];
 
-function table(results, withNode) {
-  const head = ['scenario', 'direct', 'HAProxy', 'Baton', ...(withNode ? ['plain Node'] : []), 'Baton/HAProxy', 'Baton/direct', ...(withNode ? ['Baton/plain Node'] : [])];
+/**
+ * One markdown table: a column per path in `cols` ({id, title}), then a
+ * ratio column per pair in `ratios` ({num, den, title}).
+ */
+function table(results, cols, ratios) {
+  const head = ['scenario', ...cols.map((c) => c.title), ...ratios.map((r) => r.title)];
   const out = [`| ${head.join(' | ')} |`, `|---|${head.slice(1).map(() => '---:').join('|')}|`];
   for (const row of ROWS) {
     const r = results[row.scenario];
     if (!r) continue;
-    const [d, h, b, n] = ['direct', 'haproxy', 'baton', 'node'].map((id) => r.median[id]?.[row.key]);
-    const cell = (v) => (v == null ? '–' : row.fmt(v));
+    const v = (id) => r.median[id]?.[row.key];
+    const cell = (x) => (x == null ? '–' : row.fmt(x));
     const ratio = (a, c) => (a == null || c == null || c === 0 ? '–' : `${(a / c).toFixed(2)}×`);
-    const cells = [row.label, cell(d), cell(h), cell(b), ...(withNode ? [cell(n)] : []), ratio(b, h), ratio(b, d), ...(withNode ? [ratio(b, n)] : [])];
-    out.push(`| ${cells.join(' | ')} |`);
+    out.push(`| ${[row.label, ...cols.map((c) => cell(v(c.id))), ...ratios.map((q) => ratio(v(q.num), v(q.den)))].join(' | ')} |`);
   }
   return out.join('\n');
 }
@@ -463,10 +599,111 @@ function machine() {
     haproxy: /HAProxy version (\S+)/.exec(haproxy)?.[1] ?? '?',
     wrk: version('wrk', ['-v'], /wrk (\S+)/),
     iperf3: version('iperf3', ['-v'], /iperf (\S+)/),
+    sysbench: version('sysbench', ['--version'], /sysbench (\S+)/),
+    mariadb: version(MARIADB.MARIADBD, ['--version'], /Ver (\S+)/),
   };
 }
 
+// ---------------------------------------------------------------- MariaDB
+
+/** The test suite's throwaway-MariaDB helpers (built into test/dist by npm run build). */
+const MARIADB = await import('../test/dist/helpers/mariadb.js');
+
+/**
+ * A private MariaDB on `port` for sysbench, pinned with the other backends:
+ * its own datadir under the run's temp dir, a buffer pool that holds the
+ * table, and a sysbench user; the sbtest table is prepared through the
+ * direct path before any measurement.
+ */
+async function startMariadb(port, cpu) {
+  const dir = path.join(tmpDir, 'mariadb');
+  const datadir = path.join(dir, 'data');
+  mkdirSync(datadir, { recursive: true });
+  await MARIADB.installDb(datadir);
+  const init = path.join(dir, 'init.sql');
+  writeFileSync(init, MARIADB.usersSql([{ ...SB_USER, grants: 'ALL' }]) + 'CREATE DATABASE IF NOT EXISTS sbtest;\n');
+  const args = [...MARIADB.baseArgs(dir, datadir, port, 'bench'), '--innodb-buffer-pool-size=256M', '--max-connections=500', `--init-file=${init}`];
+  const entry = startPinned('mariadbd', cpu, MARIADB.MARIADBD, args);
+  const conn = await MARIADB.waitReady(entry.child, port, path.join(dir, 'bench.err'));
+  await conn.end();
+  const prep = await runTool('sysbench', sysbenchArgs(port, ['--threads=4', 'prepare']), 120_000);
+  if (prep.code !== 0) throw new Error(`sysbench prepare failed:\n${prep.tail.join('\n')}`);
+  return entry;
+}
+
 // ---------------------------------------------------------------- main
+
+/** Every thread of `pid` onto `cpus` (the backends, when the unpinned phase starts). */
+function repin(pid, cpus) {
+  spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+}
+
+async function startHaproxy(name, routes, cpu, opts) {
+  const cfg = path.join(tmpDir, `${name}.cfg`);
+  writeFileSync(cfg, haproxyConfig(routes, opts));
+  const check = spawnSync('haproxy', ['-c', '-q', '-f', cfg], { encoding: 'utf8' });
+  if (check.status !== 0) throw new Error(`haproxy -c failed:\n${check.stdout}${check.stderr}`);
+  return startPinned(name, cpu, 'haproxy', ['-db', '-f', cfg]);
+}
+
+async function startBatonAt(name, routes, cpu, opts, nodeArgs = []) {
+  const cfg = path.join(tmpDir, `${name}.yaml`);
+  writeFileSync(cfg, batonConfig(routes, await freePort(), opts));
+  const bcheck = spawnSync(process.execPath, [CLI, 'check', '-c', cfg], { encoding: 'utf8', cwd: ROOT });
+  if (bcheck.status !== 0) throw new Error(`baton check failed:\n${bcheck.stdout}${bcheck.stderr}`);
+  // log_level warn keeps 'baton started' out of the output: readiness is the listening port.
+  return startPinned(name, cpu, process.execPath, [...nodeArgs, CLI, 'start', '-c', cfg]);
+}
+
+/**
+ * Measures every scenario in `scenarios` over every path in `paths`
+ * ({id, port(route), pid, entry}), ROUNDS rounds interleaved; returns
+ * {scenario: {title, runs, median}}.
+ */
+async function runPhase(phase, paths, scenarios, route) {
+  const results = {};
+  for (const name of scenarios) {
+    const def = SCENARIO_DEFS[name];
+    const r = route(def.backend);
+    const measured = def.proxyOnly ? paths.filter((p) => p.pid) : paths;
+    const runs = Object.fromEntries(measured.map((p) => [p.id, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      // Rotate the order so no path always runs first (or right after another).
+      const order = measured.map((_, i) => measured[(i + round) % measured.length]);
+      for (const p of order) {
+        for (const pp of paths) {
+          if (pp.entry?.exited) throw new Error(`${pp.entry.name} died:\n${pp.entry.tail.join('\n')}`);
+        }
+        const cpu0 = p.pid ? treeCpuSeconds(p.pid) : null;
+        const mc0 = machineCpu();
+        const t0 = performance.now();
+        const m = await def.measure(p.port(r), p);
+        const wall = (performance.now() - t0) / 1000;
+        const mc1 = machineCpu();
+        const cpu = p.pid ? treeCpuSeconds(p.pid) - cpu0 : null;
+        // Other work on the machine skews a run; record it and say so, rather than guess later.
+        const foreign = Math.max(0, mc1.busy - mc0.busy - (mc1.own - mc0.own)) / wall;
+        const steal = (mc1.steal - mc0.steal) / wall;
+        if (foreign > 0.1 || steal > 0.1) log(`note: ${phase} ${name} ${p.id}: other processes used ${(foreign * 100).toFixed(0)} % of a CPU, steal ${(steal * 100).toFixed(0)} %`);
+        // Proxy CPU per unit of work in µs: per request, per connection, per query, or per GB for bulk;
+        // and how busy the proxy's core was, which tells whether it was the bottleneck.
+        if (cpu != null && m.units > 0) m.metrics.cpuUs = (cpu * 1e6) / m.units;
+        if (cpu != null && m.units > 0) m.metrics.cpuBusy = cpu / m.seconds;
+        runs[p.id].push({ ...m.metrics, proxyCpuS: cpu, foreignCpu: foreign, steal, ...(m.errors ? { errors: m.errors } : {}) });
+        log(`${phase} ${name} round ${round + 1}/${ROUNDS} ${p.id}: ${JSON.stringify(m.metrics, (k, v) => (typeof v === 'number' ? Number(v.toPrecision(4)) : v))}`);
+        await sleep(300);
+      }
+    }
+    if (name === 'idle') closeIdle();
+    const med = {};
+    for (const [pid, list] of Object.entries(runs)) {
+      med[pid] = {};
+      for (const key of Object.keys(list[0] ?? {})) med[pid][key] = median(list.map((x) => x[key]));
+    }
+    results[name] = { title: def.title, runs, median: med };
+  }
+  return results;
+}
 
 async function main() {
   const deadline = setTimeout(() => {
@@ -483,41 +720,36 @@ async function main() {
 
   const needed = new Set(selected.map((s) => SCENARIO_DEFS[s].backend));
   const routes = [];
-  for (const name of ['iperf', 'http', 'close']) {
+  for (const name of ['iperf', 'http', 'close', 'mysql']) {
     if (!needed.has(name)) continue;
-    routes.push({ name, backend: await freePort(), haproxy: await freePort(), baton: await freePort(), node: await freePort() });
+    const r = { name };
+    for (const k of ['backend', 'haproxy', 'haproxySplice', 'baton', 'node', 'haproxyMulti', 'batonMulti']) r[k] = await freePort();
+    routes.push(r);
   }
   const route = (name) => routes.find((r) => r.name === name);
 
   // Backends, on the load CPU.
+  const backends = [];
   for (const r of routes) {
     if (r.name === 'iperf') {
       const e = startPinned('iperf3 server', LOAD_CPU, 'iperf3', ['-s', '-B', '127.0.0.1', '-p', String(r.backend), '--forceflush']);
       await waitForLine(e, /Server listening/);
+      backends.push(e);
+    } else if (r.name === 'mysql') {
+      backends.push(await startMariadb(r.backend, LOAD_CPU));
     } else {
       const e = startPinned(`${r.name} backend`, LOAD_CPU, process.execPath, [BACKEND, '--port', String(r.backend), ...(r.name === 'close' ? ['--close'] : [])]);
       await waitForLine(e, /^listening /);
+      backends.push(e);
     }
   }
 
-  // HAProxy, on the proxy CPU.
-  const haCfg = path.join(tmpDir, 'haproxy.cfg');
-  writeFileSync(haCfg, haproxyConfig(routes));
-  const check = spawnSync('haproxy', ['-c', '-q', '-f', haCfg], { encoding: 'utf8' });
-  if (check.status !== 0) throw new Error(`haproxy -c failed:\n${check.stdout}${check.stderr}`);
-  const haproxy = startPinned('haproxy', PROXY_CPU, 'haproxy', ['-db', '-f', haCfg]);
-
-  // Baton, on the proxy CPU.
-  const batonCfg = path.join(tmpDir, 'baton.yaml');
-  writeFileSync(batonCfg, batonConfig(routes, await freePort()));
-  const bcheck = spawnSync(process.execPath, [CLI, 'check', '-c', batonCfg], { encoding: 'utf8', cwd: ROOT });
-  if (bcheck.status !== 0) throw new Error(`baton check failed:\n${bcheck.stdout}${bcheck.stderr}`);
+  // The proxies, on the proxy CPU.
+  const haproxy = await startHaproxy('haproxy', routes, PROXY_CPU, {});
+  const haproxySplice = await startHaproxy('haproxy-splice', routes, PROXY_CPU, { port: 'haproxySplice', splice: true });
   const profDir = path.join(RESULTS, 'profile');
-  const nodeArgs = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
   if (flags.profile) rmSync(profDir, { recursive: true, force: true });
-  const baton = startPinned('baton', PROXY_CPU, process.execPath, [...nodeArgs, CLI, 'start', '-c', batonCfg]);
-  // log_level warn keeps 'baton started' out of the output: readiness is the listening port (below).
-
+  const baton = await startBatonAt('baton', routes, PROXY_CPU, {}, flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
   let nodeRelay;
   if (flags.baseline) {
     nodeRelay = startPinned('plain Node relay', PROXY_CPU, process.execPath, [NODE_RELAY, ...routes.map((r) => `${r.node}:${r.backend}`)]);
@@ -527,73 +759,93 @@ async function main() {
   // Probe through a route whose backend is not iperf3 (a bare connect upsets its control protocol).
   const probe = routes.find((r) => r.name !== 'iperf') ?? routes[0];
   await waitForPort(probe.haproxy, haproxy);
+  await waitForPort(probe.haproxySplice, haproxySplice);
   await waitForPort(probe.baton, baton);
 
   const paths = [
     { id: 'direct', port: (r) => r.backend, pid: null },
     { id: 'haproxy', port: (r) => r.haproxy, pid: haproxy.child.pid, entry: haproxy },
+    { id: 'haproxySplice', port: (r) => r.haproxySplice, pid: haproxySplice.child.pid, entry: haproxySplice },
     { id: 'baton', port: (r) => r.baton, pid: baton.child.pid, entry: baton },
   ];
   if (nodeRelay) paths.push({ id: 'node', port: (r) => r.node, pid: nodeRelay.child.pid, entry: nodeRelay });
+  const restRss = Object.fromEntries(paths.filter((p) => p.pid).map((p) => [p.id, treeRssBytes(p.pid) / 2 ** 20]));
 
   const started = new Date();
-  const results = {};
-  for (const name of selected) {
-    const def = SCENARIO_DEFS[name];
-    const r = route(def.backend);
-    const runs = Object.fromEntries(paths.map((p) => [p.id, []]));
-    for (let round = 0; round < ROUNDS; round++) {
-      // Rotate the order so no path always runs first (or right after another).
-      const order = paths.map((_, i) => paths[(i + round) % paths.length]);
-      for (const p of order) {
-        for (const pp of paths) {
-          if (pp.entry?.exited) throw new Error(`${pp.entry.name} died:\n${pp.entry.tail.join('\n')}`);
-        }
-        const cpu0 = p.pid ? treeCpuSeconds(p.pid) : null;
-        const mc0 = machineCpu();
-        const t0 = performance.now();
-        const m = await def.measure(p.port(r));
-        const wall = (performance.now() - t0) / 1000;
-        const mc1 = machineCpu();
-        const cpu = p.pid ? treeCpuSeconds(p.pid) - cpu0 : null;
-        // Other work on the machine skews a run; record it and say so, rather than guess later.
-        const foreign = Math.max(0, mc1.busy - mc0.busy - (mc1.own - mc0.own)) / wall;
-        const steal = (mc1.steal - mc0.steal) / wall;
-        if (foreign > 0.1 || steal > 0.1) log(`note: ${name} ${p.id}: other processes used ${(foreign * 100).toFixed(0)} % of a CPU, steal ${(steal * 100).toFixed(0)} %`);
-        // Proxy CPU per unit of work in µs: per request, per connection, or per GB for bulk;
-        // and how busy the proxy's core was, which tells whether it was the bottleneck.
-        if (cpu != null && m.units > 0) m.metrics.cpuUs = (cpu * 1e6) / m.units;
-        if (cpu != null) m.metrics.cpuBusy = cpu / m.seconds;
-        runs[p.id].push({ ...m.metrics, proxyCpuS: cpu, foreignCpu: foreign, steal, ...(m.errors ? { socketErrors: m.errors } : {}) });
-        log(`${name} round ${round + 1}/${ROUNDS} ${p.id}: ${JSON.stringify(m.metrics, (k, v) => (typeof v === 'number' ? Number(v.toPrecision(4)) : v))}`);
-        await sleep(300);
-      }
-    }
-    const med = {};
-    for (const [pid, list] of Object.entries(runs)) {
-      med[pid] = {};
-      for (const key of Object.keys(list[0] ?? {})) med[pid][key] = median(list.map((x) => x[key]));
-    }
-    results[name] = { title: def.title, runs, median: med };
+  const results = await runPhase('pinned', paths, selected, route);
+  await stopChild(baton, 5000);
+  for (const e of [haproxy, haproxySplice, nodeRelay]) if (e) await stopChild(e);
+
+  // Unpinned: every process free to use every CPU, report only.
+  let multi = null;
+  const multiScenarios = selected.filter((s) => s !== 'idle');
+  if (!flags['no-multi'] && multiScenarios.length > 0) {
+    loadCpu = ALL_CPUS;
+    for (const e of backends) repin(e.child.pid, ALL_CPUS);
+    const haproxy2 = await startHaproxy('haproxy-nbthread2', routes, ALL_CPUS, { port: 'haproxyMulti', nbthread: 2 });
+    const baton2 = await startBatonAt('baton-workers2', routes, ALL_CPUS, { port: 'batonMulti', workers: 2 });
+    await waitForPort(probe.haproxyMulti, haproxy2);
+    await waitForPort(probe.batonMulti, baton2);
+    // Both workers listening, not just the first.
+    await sleep(1000);
+    const mpaths = [
+      { id: 'haproxy2', port: (r) => r.haproxyMulti, pid: haproxy2.child.pid, entry: haproxy2 },
+      { id: 'baton2', port: (r) => r.batonMulti, pid: baton2.child.pid, entry: baton2 },
+    ];
+    multi = await runPhase('unpinned', mpaths, multiScenarios, route);
+    await stopChild(baton2, 5000);
+    await stopChild(haproxy2);
   }
 
   const info = machine();
   const report = {
     date: started.toISOString(),
     machine: info,
-    settings: { rounds: ROUNDS, seconds: SECONDS, bulkOmitSeconds: OMIT, loadCpu: LOAD_CPU, proxyCpu: PROXY_CPU, wrk: '-t1 -c50', quick: flags.quick, baseline: flags.baseline },
+    settings: {
+      rounds: ROUNDS,
+      seconds: SECONDS,
+      bulkOmitSeconds: OMIT,
+      loadCpu: LOAD_CPU,
+      proxyCpu: PROXY_CPU,
+      wrk: '-t1 -c50',
+      sysbench: { threads: SB_THREADS, tableSize: SB_TABLE_SIZE },
+      idleConnsPerRound: IDLE_CONNS,
+      quick: flags.quick,
+      baseline: flags.baseline,
+    },
+    restRssMb: restRss,
     results,
+    unpinned: multi,
   };
   writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify(report, null, 2) + '\n');
-
-  await stopChild(baton, 5000);
   await cleanup();
 
+  const rounds = ROUNDS === 1 ? '1 round' : `median of ${ROUNDS}`;
   process.stdout.write(
     `\nBaton vs HAProxy ${info.haproxy} (mode tcp, nbthread 1) vs direct — ${started.toISOString().slice(0, 10)}, ` +
-      `${info.cpus} × ${info.cpuModel}, node ${info.node}, ${ROUNDS === 1 ? '1 round' : `median of ${ROUNDS}`}, ${SECONDS} s each\n\n`,
+      `${info.cpus} × ${info.cpuModel}, kernel ${info.kernel}, node ${info.node}, MariaDB ${info.mariadb}, ${rounds}, ${SECONDS} s each; ` +
+      `load and backends on CPU ${LOAD_CPU}, proxy on CPU ${PROXY_CPU}\n\n`,
   );
-  process.stdout.write(table(results, Boolean(nodeRelay)) + '\n\n');
+  const cols = [
+    { id: 'direct', title: 'direct' },
+    { id: 'haproxy', title: 'HAProxy' },
+    { id: 'haproxySplice', title: 'HAProxy splice-auto' },
+    { id: 'baton', title: 'Baton' },
+    ...(nodeRelay ? [{ id: 'node', title: 'plain Node' }] : []),
+  ];
+  const ratios = [
+    { num: 'baton', den: 'haproxy', title: 'Baton/HAProxy' },
+    { num: 'baton', den: 'haproxySplice', title: 'Baton/splice-auto' },
+    { num: 'baton', den: 'direct', title: 'Baton/direct' },
+    ...(nodeRelay ? [{ num: 'baton', den: 'node', title: 'Baton/plain Node' }] : []),
+  ];
+  process.stdout.write(table(results, cols, ratios) + '\n\n');
+  const rest = Object.entries(restRss).map(([id, mb]) => `${id} ${mb.toFixed(1)} MB`).join(', ');
+  process.stdout.write(`RSS at rest, before any load: ${rest}\n\n`);
+  if (multi) {
+    process.stdout.write(`Unpinned (report only): Baton workers: 2 vs HAProxy nbthread 2, load free on both CPUs, ${rounds}\n\n`);
+    process.stdout.write(table(multi, [{ id: 'haproxy2', title: 'HAProxy nbthread 2' }, { id: 'baton2', title: 'Baton workers: 2' }], [{ num: 'baton2', den: 'haproxy2', title: 'Baton/HAProxy' }]) + '\n\n');
+  }
   process.stdout.write(`written: ${path.relative(ROOT, path.join(RESULTS, 'latest.json'))}\n`);
   if (flags.profile) {
     const top = spawnSync(process.execPath, [path.join(HERE, 'lib/profile-top.mjs'), profDir], { encoding: 'utf8' });

@@ -238,6 +238,7 @@ static bool pump(session_t *s, dir_t *d) {
         d->read += (uint64_t)r;
         activity(s);
         if (!flush(s, d)) return false;
+        if ((size_t)r < PIPE_BYTES) break;  // drained (see the short-read note below)
         continue;
       }
       if (r == 0) {
@@ -272,6 +273,11 @@ static bool pump(session_t *s, dir_t *d) {
         session_close(s, "internal-error", "ENOMEM", false);
         return false;
       }
+      // A short read means the socket's queue was emptied: the next recv
+      // would only say EAGAIN (one wasted syscall per message, a third of
+      // the relay's syscalls on request/response traffic). The poll is
+      // level-triggered, so bytes or an EOF that arrive later wake it again.
+      if ((size_t)r < e->buf_size) break;
       continue;
     }
     if (r == 0) {
