@@ -723,7 +723,7 @@ async function main() {
   for (const name of ['iperf', 'http', 'close', 'mysql']) {
     if (!needed.has(name)) continue;
     const r = { name };
-    for (const k of ['backend', 'haproxy', 'haproxySplice', 'baton', 'node', 'haproxyMulti', 'batonMulti']) r[k] = await freePort();
+    for (const k of ['backend', 'haproxy', 'haproxySplice', 'baton', 'node']) r[k] = await freePort();
     routes.push(r);
   }
   const route = (name) => routes.find((r) => r.name === name);
@@ -781,6 +781,9 @@ async function main() {
   const multiScenarios = selected.filter((s) => s !== 'idle');
   if (!flags['no-multi'] && multiScenarios.length > 0) {
     loadCpu = ALL_CPUS;
+    // Ports picked now, not at the start: the load since then used ephemeral
+    // ports, and one still held by a connection cannot be bound.
+    for (const r of routes) for (const k of ['haproxyMulti', 'batonMulti']) r[k] = await freePort();
     for (const e of backends) repin(e.child.pid, ALL_CPUS);
     const haproxy2 = await startHaproxy('haproxy-nbthread2', routes, ALL_CPUS, { port: 'haproxyMulti', nbthread: 2 });
     const baton2 = await startBatonAt('baton-workers2', routes, ALL_CPUS, { port: 'batonMulti', workers: 2 });
