@@ -21,6 +21,9 @@ export function toServiceSpec(service: ServiceConfig): ServiceSpec {
     idleTimeoutMs: service.idleTimeoutMs,
     retries: service.retries,
     writerOnChange: service.writer?.onChange ?? 'close',
+    ...(service.maxConnections !== undefined ? { maxConnections: service.maxConnections } : {}),
+    queueTimeoutMs: service.queueTimeoutMs,
+    logSessions: service.logSessions,
     servers: service.servers.map((s) => ({
       name: s.name,
       host: s.address.host,
@@ -29,6 +32,7 @@ export function toServiceSpec(service: ServiceConfig): ServiceSpec {
       backup: s.backup,
       ...((s.sendProxy ?? service.sendProxy) ? { sendProxy: s.sendProxy ?? service.sendProxy } : {}),
       initialState,
+      ...(s.maxConnections !== undefined ? { maxConnections: s.maxConnections } : {}),
     })),
   };
 }

@@ -35,6 +35,8 @@ const writeService: ServiceConfig = {
   connectTimeoutMs: 1000,
   idleTimeoutMs: 0,
   retries: 0,
+  queueTimeoutMs: 5000,
+  logSessions: false,
   writer: { pick: 'first', failback: false, onChange: 'close' },
   servers: [
     { name: 'db1', address: { host: '127.0.0.1', port: 2 }, weight: 1, backup: false },

@@ -61,6 +61,8 @@ test('defaults fill in everything the file leaves out', () => {
         connectTimeoutMs: 2000,
         idleTimeoutMs: 8 * 3_600_000,
         retries: 2,
+        queueTimeoutMs: 5000,
+        logSessions: false,
         servers: [{ name: 'db1', address: { host: '10.0.0.1', port: 3306 }, weight: 1, backup: false }],
       },
     ],

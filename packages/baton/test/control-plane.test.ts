@@ -17,6 +17,8 @@ function service(name: string, balance: ServiceConfig['balance'], servers: Array
     connectTimeoutMs: 1000,
     idleTimeoutMs: 0,
     retries: 2,
+    queueTimeoutMs: 5000,
+    logSessions: false,
     writer: balance === 'writer' ? { pick: 'first', failback: false, onChange: 'close', ...writer } : undefined,
     health: { check: 'tcp', intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 2, initial, path: '/', status: 200, query: 'SELECT 1', requireWritable: false, donorOk: false },
     servers: servers.map(([n, backup]) => ({ name: n, address: { host: '127.0.0.1', port: 2 }, weight: 1, backup: backup ?? false })),

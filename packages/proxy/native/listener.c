@@ -54,7 +54,9 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   (void)events;
   listener_t *l = h->data;
   if (status < 0) return;  // a poll error on a listener: the next readiness retries
-  for (int i = 0; i < ACCEPTS_PER_EVENT && !l->closed; i++) {
+  // JavaScript may pause the listener (a client limit) or close it from the
+  // accept callback: both end this loop before the next accept4.
+  for (int i = 0; i < ACCEPTS_PER_EVENT && !l->closed && !l->paused; i++) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);

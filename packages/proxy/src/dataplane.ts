@@ -13,6 +13,7 @@ import type { ServiceListener } from './engine/listener.js';
 import { BatonError, silentLogger, type Logger } from '@baton/core';
 import { Service, type RelayEngine, type WriterSwitchOp } from './service.js';
 import type { ApplyResult, ServerState, ServiceCounters, ServiceSpec } from './types.js';
+import type { SlotCountSource } from './limits.js';
 
 export interface DataPlaneOptions {
   logger?: Logger;
@@ -22,6 +23,8 @@ export interface DataPlaneOptions {
   engine?: RelayEngine;
   /** Native engine: listening descriptors handed down by the daemon (see ServiceOptions). */
   inheritedListener?: (host: string, port: number) => number | undefined;
+  /** Connection counts shared with the other workers (see ServiceOptions.counts). */
+  counts?: SlotCountSource;
 }
 
 const listenKey = (spec: ServiceSpec) => `${spec.host}:${spec.port}`;
@@ -72,6 +75,7 @@ export class DataPlane {
             sequence: this.sequenceFor?.(spec.name),
             engine: this.options.engine,
             inheritedListener: this.options.inheritedListener,
+            counts: this.options.counts,
           });
           await service.listen();
           fresh.push(service);

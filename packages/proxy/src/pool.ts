@@ -14,6 +14,7 @@
 import type { Balancer, BalanceKind, BalancedServer } from './balancers/balancer.js';
 import { createBalancer, type BalancerOptions } from './balancers/index.js';
 import type { ServerCounters, ServerSpec, ServerState } from './types.js';
+import { LocalSlotCount, type SlotCount } from './limits.js';
 
 /** What the pool needs of a session: close it, and read what it moved so far. */
 export interface PooledSession {
@@ -43,6 +44,14 @@ export class PoolServer implements BalancedServer {
   bytesOut = 0;
   connectErrors = 0;
   sessionErrors = 0;
+  /** Session limit (0: none). */
+  maxConnections = 0;
+  /**
+   * Daemon-wide count of this server's sessions; present once the server has
+   * had a limit (from then on every acquire and release counts in it, so a
+   * limit can change on reload without the count drifting).
+   */
+  slots: SlotCount | undefined;
   readonly sessions = new Set<PooledSession>();
 
   constructor(spec: ServerSpec) {
@@ -69,6 +78,8 @@ export class Pool {
     public kind: BalanceKind,
     specs: readonly ServerSpec[],
     private readonly balancerOptions: BalancerOptions = {},
+    /** Where daemon-wide counts live (shared by worker processes), by key; undefined: in this process. */
+    private readonly counts?: (server: string) => SlotCount | undefined,
   ) {
     this.balancer = createBalancer(kind, balancerOptions) as Balancer<PoolServer>;
     for (const spec of specs) this.addServer(spec);
@@ -92,7 +103,22 @@ export class Pool {
     const server = new PoolServer(spec);
     this.servers.push(server);
     this.byName.set(server.name, server);
+    this.setLimit(server, spec.maxConnections ?? 0);
     return server;
+  }
+
+  /**
+   * Sets a server's session limit. The first limit creates its count, which
+   * starts with the sessions this process already has open there (in every
+   * worker, so the daemon-wide sum is right).
+   */
+  setLimit(server: PoolServer, limit: number): void {
+    server.maxConnections = limit;
+    if (limit > 0 && !server.slots) {
+      const slots = this.counts?.(server.name) ?? new LocalSlotCount();
+      for (let i = 0; i < server.active; i++) slots.add();
+      server.slots = slots;
+    }
   }
 
   /** Removes a server from the pool; its open sessions are left to finish. */
@@ -161,5 +187,6 @@ export function serverCounters(s: PoolServer): ServerCounters {
     bytesOut: s.bytesOut + liveOut,
     connectErrors: s.connectErrors,
     sessionErrors: s.sessionErrors,
+    maxConnections: s.maxConnections,
   };
 }

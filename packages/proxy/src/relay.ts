@@ -49,6 +49,41 @@ export interface SessionHost {
   sessionClosed(session: ClientSession): void;
   /** Reports an event worth a (rate-limited) log line; called at most once per session for its connect. */
   report(event: SessionEvent, session: ClientSession, detail: string): void;
+  /**
+   * After acquireServer() returned undefined: true when the client was queued
+   * instead of refused (a server may take it but has no free slot); it is
+   * given a server later with dispatch(), or closed at the queue timeout.
+   * Only the native engine's sessions queue.
+   */
+  enqueue(session: QueuedSession): boolean;
+  /** Whether each session's close is logged (`log_sessions`). */
+  readonly logSessions: boolean;
+  /** The one line of a session's close, when logSessions. */
+  logSession(record: SessionRecord): void;
+}
+
+/** A session that can wait in its service's queue. */
+export interface QueuedSession extends ClientSession {
+  /** True once the session closed (it then leaves the queue). */
+  readonly done: boolean;
+  /** Servers already tried for this client (retries), excluded from its picks. */
+  readonly triedServers: ReadonlySet<PoolServer> | undefined;
+  /** Leaves the queue for `server` (already acquired), having waited `waitedMs`. */
+  dispatch(server: PoolServer, waitedMs: number): void;
+}
+
+/** What a `log_sessions` line says of one session (HAProxy's tcplog fields). */
+export interface SessionRecord {
+  client: string;
+  server: string | undefined;
+  bytesIn: number;
+  bytesOut: number;
+  /** Time from accept until the server accepted (undefined: never connected). */
+  connectMs: number | undefined;
+  queueMs: number;
+  totalMs: number;
+  reason: string;
+  detail: string;
 }
 
 export type SessionEvent =
@@ -59,7 +94,9 @@ export type SessionEvent =
   | 'server-error'
   | 'idle-timeout'
   /** A JavaScript handler of the native engine threw; only that session was closed. */
-  | 'internal-error';
+  | 'internal-error'
+  /** A queued client waited longer than queue_timeout and was closed. */
+  | 'queue-timeout';
 
 const kSession = Symbol('baton.session');
 type Tagged = net.Socket & { [kSession]?: Session };

@@ -17,16 +17,28 @@
  * - State and writer changes are decisions made elsewhere (health, the
  *   operator, the control plane), logged once there: applying one, in every
  *   worker, is a debug line here.
+ * - Limits (native engine): a server never has more sessions than its
+ *   `maxConnections`, counted daemon-wide. Round robin and leastconn pick
+ *   another server when theirs is full; source and writer keep their
+ *   client's server. When no server the balancer may pick has a free slot,
+ *   the client waits in the service's FIFO queue (accepted, nothing read or
+ *   forwarded), and is served in arrival order as soon as a slot frees, a
+ *   server comes up or the writer changes; after `queueTimeoutMs` it is
+ *   closed and counted. Backup servers do not take overflow: the pool makes
+ *   them eligible only while no primary is up, full or not.
+ * - At the service's `maxConnections` clients the listener stops accepting,
+ *   so new clients wait in the kernel's listen backlog, and resumes below it.
  */
 import type net from 'node:net';
 import { RateLimiter, silentLogger, type Logger } from '@baton/core';
 import type { BalanceKind, WriterBalancer } from './balancers/balancer.js';
 import { Pool, type PoolServer } from './pool.js';
-import { Session, type ClientSession, type SessionEvent, type SessionHost } from './relay.js';
+import { Session, type ClientSession, type QueuedSession, type SessionEvent, type SessionHost, type SessionRecord } from './relay.js';
+import { LocalSlotCount, type SlotCount, type SlotCountSource } from './limits.js';
 import { JsListener, NativeListener, type ServiceListener } from './engine/listener.js';
 import { NativeSession } from './engine/session.js';
 import { engine, trackSession } from './engine/addon.js';
-import type { ServerState, ServiceCounters, ServiceSpec } from './types.js';
+import { QUEUE_WAIT_BUCKETS_S, type QueueWait, type ServerState, type ServiceCounters, type ServiceSpec } from './types.js';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -38,6 +50,13 @@ export interface ServiceOptions {
   engine?: RelayEngine;
   /** Native engine: a listening descriptor for host:port handed down by the daemon, if any. */
   inheritedListener?: (host: string, port: number) => number | undefined;
+  /**
+   * Daemon-wide counts for limits, shared with other worker processes, by
+   * key (`service` or `service/server`); absent, or undefined for a key:
+   * counted in this process. A shared count can drop in another process, so
+   * a queue or a paused listener is then also re-checked every POLL_MS.
+   */
+  counts?: SlotCountSource;
 }
 
 export type RelayEngine = 'native' | 'js';
@@ -48,6 +67,31 @@ export const MAX_HELD_CLIENTS = 10_000;
 
 /** Bytes a held client may send before it is closed. */
 const MAX_HELD_BYTES = 64 * 1024;
+
+/** More queued clients than this are refused rather than queued (bounded memory). */
+export const MAX_QUEUED_CLIENTS = 10_000;
+/** Default queue timeout (HAProxy's `timeout queue` defaults to its connect timeout; a few seconds here). */
+export const DEFAULT_QUEUE_TIMEOUT_MS = 5000;
+/** With counts shared by worker processes: how often a queue or a paused listener looks again for slots freed elsewhere. */
+const POLL_MS = 5;
+
+interface QueueEntry {
+  session: QueuedSession;
+  since: number;
+}
+
+/** Takes a slot on `server` for a new session; false when its limit is reached. */
+function takeSlot(server: PoolServer): boolean {
+  const slots = server.slots;
+  if (slots === undefined) return true;
+  if (server.maxConnections > 0) return slots.take(server.maxConnections);
+  slots.add();
+  return true;
+}
+
+function emptyQueueWait(): QueueWait {
+  return { buckets: new Array<number>(QUEUE_WAIT_BUCKETS_S.length + 1).fill(0), sumS: 0, count: 0 };
+}
 
 /** A held client: a socket (JavaScript relay) or a session id of the native engine, not yet connected anywhere. */
 type HeldClient =
@@ -78,14 +122,31 @@ export class Service implements SessionHost {
   private refused = 0;
   /** Clients accepted while held, oldest first; undefined when not held. */
   private held: HeldClient[] | undefined;
+  private readonly counts: SlotCountSource | undefined;
+  /** Clients waiting for a server slot, oldest first. */
+  private readonly queue: QueueEntry[] = [];
+  private queueTimer: NodeJS.Timeout | undefined;
+  /** Re-checks shared counts while something waits on them (see POLL_MS). */
+  private pollTimer: NodeJS.Timeout | undefined;
+  private drainScheduled = false;
+  /** Set by acquireServer(): its last undefined meant "every server it may pick is full". */
+  private full = false;
+  private queueTimeouts = 0;
+  private readonly queueWait = emptyQueueWait();
+  /** Daemon-wide count of this service's clients, once it has had a limit. */
+  private clientSlots: SlotCount | undefined;
+  /** The listener is paused at the service's client limit. */
+  private acceptPaused = false;
 
   constructor(spec: ServiceSpec, options: ServiceOptions = {}) {
     this.name = spec.name;
     this.spec = spec;
     this.logger = (options.logger ?? silentLogger).child({ service: spec.name });
-    this.pool = new Pool(spec.balance, spec.servers, { sequence: options.sequence });
+    this.counts = options.counts;
+    this.pool = new Pool(spec.balance, spec.servers, { sequence: options.sequence }, (server) => this.counts?.(`${spec.name}/${server}`));
     this.engine = options.engine ?? 'native';
     this.inheritedListener = options.inheritedListener;
+    this.setClientLimit(spec.maxConnections ?? 0);
   }
 
   get connectTimeoutMs(): number {
@@ -113,6 +174,12 @@ export class Service implements SessionHost {
   }
   get activeSessions(): number {
     return this.sessions.size;
+  }
+  get logSessions(): boolean {
+    return this.spec.logSessions === true;
+  }
+  private get queueTimeoutMs(): number {
+    return this.spec.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS;
   }
 
   /** Starts listening; rejects (with the OS error) when the address cannot be bound. */
@@ -152,6 +219,7 @@ export class Service implements SessionHost {
     }
     this.listener = server;
     if (previous) previous.close();
+    if (this.acceptPaused) server.pause(true);
     this.logger.info('listening', { listen: this.listenAddress, balance: this.spec.balance });
   }
 
@@ -285,35 +353,220 @@ export class Service implements SessionHost {
   // ---- SessionHost ----
 
   acquireServer(session: ClientSession, tried: ReadonlySet<PoolServer> | undefined): PoolServer | undefined {
+    const pool = this.pool;
     // Only `source` hashes the client address; the others must not pay for reading it.
-    const server = this.pool.balancer.pick(this.pool.kind === 'source' ? session.clientAddress : '', tried);
+    const address = pool.kind === 'source' ? session.clientAddress : '';
+    let server = pool.balancer.pick(address, tried);
+    this.full = false;
+    if (server !== undefined && !takeSlot(server)) {
+      // Round robin and leastconn move on to a server with room; source and
+      // writer keep the client's server, so the client waits for it.
+      server = pool.kind === 'roundrobin' || pool.kind === 'leastconn' ? this.pickWithRoom(address, tried, server) : undefined;
+      if (server === undefined) {
+        this.full = true;
+        return undefined;
+      }
+    }
     if (server) {
       server.active++;
       server.sessions.add(session);
-      this.pool.balancer.onOpen(server);
+      pool.balancer.onOpen(server);
     }
     return server;
+  }
+
+  /** The next pick after `full`, skipping every server found full; its slot is taken. */
+  private pickWithRoom(address: string, tried: ReadonlySet<PoolServer> | undefined, full: PoolServer): PoolServer | undefined {
+    const skip = new Set(tried);
+    for (let server: PoolServer | undefined = full; server !== undefined; server = this.pool.balancer.pick(address, skip)) {
+      if (server !== full && takeSlot(server)) return server;
+      skip.add(server);
+    }
+    return undefined;
   }
 
   releaseServer(session: ClientSession, server: PoolServer): void {
     server.active--;
     server.sessions.delete(session);
+    server.slots?.give();
     this.pool.balancer.onClose(server);
+    if (this.queue.length > 0) this.scheduleDrain();
   }
 
   sessionOpened(session: ClientSession): void {
     this.sessions.add(session);
+    const slots = this.clientSlots;
+    if (slots === undefined) return;
+    slots.add();
+    if (slots.taken >= (this.spec.maxConnections ?? 0) && (this.spec.maxConnections ?? 0) > 0) this.pauseAccepting(true);
   }
 
   sessionClosed(session: ClientSession): void {
     this.sessions.delete(session);
+    if (this.queue.length > 0) {
+      const i = this.queue.findIndex((e) => e.session === session);
+      if (i >= 0) this.queue.splice(i, 1);
+    }
+    const slots = this.clientSlots;
+    if (slots === undefined) return;
+    slots.give();
+    if (this.acceptPaused && !this.atClientLimit()) this.pauseAccepting(false);
   }
 
-  report(event: SessionEvent, session: Session, detail: string): void {
+  // ---- limits and the queue ----
+
+  enqueue(session: QueuedSession): boolean {
+    if (!this.full || this.queue.length >= MAX_QUEUED_CLIENTS) return false;
+    this.queue.push({ session, since: performance.now() });
+    if (this.queue.length === 1) this.armQueueTimer();
+    this.armPoll();
+    return true;
+  }
+
+  /** Serves the queue on the next turn of the event loop (once, however many slots freed meanwhile). */
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
+  }
+
+  /**
+   * Gives queued clients a server, oldest first. Every client of a round
+   * robin, leastconn or writer service sees the same servers, so the first
+   * that finds none stops the pass (no overtaking); with source each client
+   * has its own server, so the pass goes on past a client whose server is full.
+   */
+  private drain(): void {
+    const q = this.queue;
+    const now = performance.now();
+    for (let i = 0; i < q.length; ) {
+      const entry = q[i]!;
+      if (entry.session.done) {
+        q.splice(i, 1);
+        continue;
+      }
+      const server = this.acquireServer(entry.session, entry.session.triedServers);
+      if (server === undefined) {
+        if (this.pool.kind !== 'source') break;
+        i++;
+        continue;
+      }
+      q.splice(i, 1);
+      const waited = now - entry.since;
+      this.observeWait(waited);
+      entry.session.dispatch(server, waited);
+    }
+    if (q.length === 0) clearTimeout(this.queueTimer), (this.queueTimer = undefined);
+    this.armPoll();
+  }
+
+  private observeWait(ms: number): void {
+    const w = this.queueWait;
+    const s = ms / 1000;
+    let b = 0;
+    while (b < QUEUE_WAIT_BUCKETS_S.length && s > QUEUE_WAIT_BUCKETS_S[b]!) b++;
+    w.buckets[b]!++;
+    w.sumS += s;
+    w.count++;
+  }
+
+  /** One timer for the whole queue, due when its oldest client's wait runs out. */
+  private armQueueTimer(): void {
+    clearTimeout(this.queueTimer);
+    this.queueTimer = undefined;
+    const head = this.queue[0];
+    if (!head) return;
+    const due = Math.max(0, head.since + this.queueTimeoutMs - performance.now());
+    this.queueTimer = setTimeout(() => this.expireQueue(), due);
+    this.queueTimer.unref();
+  }
+
+  private expireQueue(): void {
+    this.queueTimer = undefined;
+    const now = performance.now();
+    const limit = this.queueTimeoutMs;
+    const expired = this.queue.filter((e) => now - e.since >= limit);
+    if (expired.length > 0) {
+      const gone = new Set(expired);
+      const kept = this.queue.filter((e) => !gone.has(e));
+      this.queue.length = 0;
+      this.queue.push(...kept);
+      for (const e of expired) {
+        this.queueTimeouts++;
+        this.observeWait(now - e.since);
+        this.report('queue-timeout', e.session, `waited ${Math.round(now - e.since)} ms for a server slot`);
+        e.session.close('queue timeout');
+      }
+    }
+    this.armQueueTimer();
+    this.armPoll();
+  }
+
+  private atClientLimit(): boolean {
+    const max = this.spec.maxConnections ?? 0;
+    return max > 0 && this.clientSlots !== undefined && this.clientSlots.taken >= max;
+  }
+
+  private pauseAccepting(paused: boolean): void {
+    if (this.acceptPaused === paused) return;
+    this.acceptPaused = paused;
+    this.listener?.pause(paused);
+    this.armPoll();
+  }
+
+  /**
+   * Shared counts only: while clients are queued or the listener is paused,
+   * look again every POLL_MS, since the slot they wait for may be freed by
+   * another worker process, which cannot wake this one.
+   */
+  private armPoll(): void {
+    const waiting = this.counts !== undefined && (this.queue.length > 0 || this.acceptPaused);
+    if (!waiting) {
+      clearInterval(this.pollTimer);
+      this.pollTimer = undefined;
+      return;
+    }
+    if (this.pollTimer) return;
+    this.pollTimer = setInterval(() => {
+      if (this.acceptPaused && !this.atClientLimit()) this.pauseAccepting(false);
+      if (this.queue.length > 0) this.drain();
+      else this.armPoll();
+    }, POLL_MS);
+    this.pollTimer.unref();
+  }
+
+  /** The service's client limit; the first one creates its count, starting at the clients open now. */
+  private setClientLimit(limit: number): void {
+    if (limit > 0 && !this.clientSlots) {
+      const slots = this.counts?.(this.name) ?? new LocalSlotCount();
+      for (let i = 0; i < this.sessions.size; i++) slots.add();
+      this.clientSlots = slots;
+    }
+    this.pauseAccepting(this.atClientLimit());
+  }
+
+  logSession(r: SessionRecord): void {
+    this.logger.info('session closed', {
+      client: r.client,
+      server: r.server ?? '-',
+      bytes_in: r.bytesIn,
+      bytes_out: r.bytesOut,
+      queue_ms: Math.round(r.queueMs),
+      connect_ms: r.connectMs === undefined ? '-' : Math.round(r.connectMs),
+      total_ms: Math.round(r.totalMs),
+      reason: r.reason,
+      detail: r.detail || undefined,
+    });
+  }
+
+  report(event: SessionEvent, session: ClientSession, detail: string): void {
     if (event === 'no-server') this.refused++;
     const suppressed = this.logLimit.admit(event, performance.now());
     if (suppressed < 0) return;
-    const level = SERVER_ERROR_EVENTS.has(event) || event === 'no-server' ? 'warn' : 'info';
+    const level = SERVER_ERROR_EVENTS.has(event) || event === 'no-server' || event === 'queue-timeout' ? 'warn' : 'info';
     this.logger[level](`session ${event}`, {
       client: session.clientAddress,
       detail,
@@ -333,6 +586,7 @@ export class Service implements SessionHost {
     this.pool.refresh();
     this.logger.debug('server state', { server: name, from, to: state, reason });
     if (state === 'maint') this.closeServerSessions(server, 'maintenance');
+    if (this.queue.length > 0) this.scheduleDrain();
     return true;
   }
 
@@ -347,6 +601,7 @@ export class Service implements SessionHost {
     balancer.setWriter(next);
     this.logger.debug('writer applied', { from: old?.name ?? 'none', to: next?.name ?? 'none', reason });
     if (old && this.spec.writerOnChange === 'close') this.closeServerSessions(old, `writer moved to ${next?.name ?? 'none'}`);
+    if (this.queue.length > 0) this.scheduleDrain();
     return true;
   }
 
@@ -399,9 +654,15 @@ export class Service implements SessionHost {
       }
       existing.backup = s.backup;
       existing.sendProxy = s.sendProxy ?? 0;
+      this.pool.setLimit(existing, s.maxConnections ?? 0);
       this.pool.setWeight(existing, s.weight);
     }
     this.pool.refresh();
+    this.setClientLimit(spec.maxConnections ?? 0);
+    if (this.queue.length > 0) {
+      this.armQueueTimer();
+      this.scheduleDrain();
+    }
   }
 
   /** Closes every session now (end of a shutdown grace period). */
@@ -423,6 +684,10 @@ export class Service implements SessionHost {
       active: this.sessions.size,
       refused: this.refused,
       held: this.heldClients,
+      maxConnections: this.spec.maxConnections ?? 0,
+      queued: this.queue.length,
+      queueTimeouts: this.queueTimeouts,
+      queueWait: { buckets: [...this.queueWait.buckets], sumS: this.queueWait.sumS, count: this.queueWait.count },
       servers: this.pool.counters(),
     };
   }

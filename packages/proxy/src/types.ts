@@ -28,6 +28,12 @@ export interface ServerSpec {
   sendProxy?: 1 | 2;
   /** State when the server is first added; ignored for a server that already exists. Default 'up'. */
   initialState?: ServerState;
+  /**
+   * At most this many sessions to this server at once, daemon-wide (HAProxy's
+   * server `maxconn`); a client that would exceed it waits in the service's
+   * queue. Absent or 0: no limit.
+   */
+  maxConnections?: number;
 }
 
 export interface ServiceSpec {
@@ -42,6 +48,26 @@ export interface ServiceSpec {
   /** Writer services: close the old writer's sessions when the writer changes. */
   writerOnChange: 'close' | 'keep';
   servers: ServerSpec[];
+  /**
+   * At most this many clients at once, daemon-wide (a frontend's `maxconn`):
+   * at the limit the listener stops accepting and new clients wait in the
+   * kernel's listen backlog. Absent or 0: no limit.
+   */
+  maxConnections?: number;
+  /** How long a client may wait in the queue for a server slot before it is closed (HAProxy's `timeout queue`). */
+  queueTimeoutMs?: number;
+  /** One log line per session at its close (HAProxy's `option tcplog`). */
+  logSessions?: boolean;
+}
+
+/** Upper bounds (seconds) of the queue-wait histogram's buckets; +Inf is implied. */
+export const QUEUE_WAIT_BUCKETS_S: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Time in queue: per-bucket counts (not cumulative; one more than the bounds, the last for +Inf), their sum and count. */
+export interface QueueWait {
+  buckets: number[];
+  sumS: number;
+  count: number;
 }
 
 export interface ServerCounters {
@@ -62,6 +88,8 @@ export interface ServerCounters {
   connectErrors: number;
   /** Established sessions that ended with an error (reset, idle timeout). */
   sessionErrors: number;
+  /** The server's session limit (0: none). */
+  maxConnections: number;
 }
 
 export interface ServiceCounters {
@@ -79,6 +107,14 @@ export interface ServiceCounters {
   refused: number;
   /** Clients accepted and held (paused) by a writer switch now. */
   held?: number;
+  /** The service's client limit (0: none). */
+  maxConnections: number;
+  /** Clients waiting now for a slot on a server. */
+  queued: number;
+  /** Clients closed because they waited longer than queue_timeout. */
+  queueTimeouts: number;
+  /** How long queued clients waited (served or timed out). */
+  queueWait: QueueWait;
   servers: ServerCounters[];
 }
 

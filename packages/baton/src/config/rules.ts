@@ -192,14 +192,26 @@ function checkServices(
   });
 }
 
-/** The JavaScript relay sends no PROXY protocol header: send_proxy needs the native engine. */
+/**
+ * The JavaScript relay sends no PROXY protocol header, has no connection
+ * limits or queue and logs no per-session line: those keys need the native
+ * engine.
+ */
+const NATIVE_ONLY: Record<string, string> = {
+  send_proxy: 'the JavaScript relay sends no PROXY protocol header',
+  max_connections: 'the JavaScript relay has no connection limits or queue',
+  queue_timeout: 'the JavaScript relay has no queue',
+  log_sessions: 'the JavaScript relay logs no per-session line',
+};
 function checkJsEngine(services: RawMap[], errors: PathIssue[]): void {
-  const message = 'send_proxy needs engine: native (the JavaScript relay sends no PROXY protocol header)';
+  const check = (map: RawMap, path: PropertyKey[]) => {
+    for (const key of Object.keys(NATIVE_ONLY)) {
+      if (map[key] !== undefined) errors.push({ path: [...path, key], at: 'key', message: `${key} needs engine: native (${NATIVE_ONLY[key]})` });
+    }
+  };
   services.forEach((service, i) => {
-    if (service.send_proxy !== undefined) errors.push({ path: ['services', i, 'send_proxy'], at: 'key', message });
-    asList(service.servers).forEach((server, k) => {
-      if (asMap(server).send_proxy !== undefined) errors.push({ path: ['services', i, 'servers', k, 'send_proxy'], at: 'key', message });
-    });
+    check(service, ['services', i]);
+    asList(service.servers).forEach((server, k) => check(asMap(server), ['services', i, 'servers', k]));
   });
 }
 

@@ -198,6 +198,7 @@ const serverSchema = z
     weight: intIn(0, 256).default(1),
     backup: z.boolean().default(false),
     send_proxy: sendProxy.optional(),
+    max_connections: intIn(1, 1_000_000).optional(),
   })
   .transform(
     (s): ServerConfig => ({
@@ -206,6 +207,7 @@ const serverSchema = z
       weight: s.weight,
       backup: s.backup,
       ...(s.send_proxy !== undefined ? { sendProxy: s.send_proxy } : {}),
+      ...(s.max_connections !== undefined ? { maxConnections: s.max_connections } : {}),
     }),
   );
 
@@ -221,6 +223,9 @@ const serviceSchema = z
     health: healthSchema.optional(),
     servers: z.array(serverSchema).min(1, { error: 'must list at least one server' }),
     send_proxy: sendProxy.optional(),
+    max_connections: intIn(1, 1_000_000).optional(),
+    queue_timeout: duration().prefault('5s'),
+    log_sessions: z.boolean().default(false),
   })
   .transform((s): ServiceConfig => {
     // writer is present exactly when balance is writer; on any other service
@@ -237,6 +242,9 @@ const serviceSchema = z
       ...(s.health ? { health: s.health } : {}),
       servers: s.servers,
       ...(s.send_proxy !== undefined ? { sendProxy: s.send_proxy } : {}),
+      ...(s.max_connections !== undefined ? { maxConnections: s.max_connections } : {}),
+      queueTimeoutMs: s.queue_timeout,
+      logSessions: s.log_sessions,
     };
   });
 

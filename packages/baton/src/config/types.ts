@@ -24,6 +24,8 @@ export interface ServerConfig {
   backup: boolean;
   /** PROXY protocol version sent to this server before the client's bytes (send_proxy: v1 | v2). */
   sendProxy?: 1 | 2;
+  /** At most this many sessions to this server at once, daemon-wide; more clients wait in the queue. */
+  maxConnections?: number;
 }
 
 export interface WriterConfig {
@@ -75,6 +77,12 @@ export interface ServiceConfig {
   servers: ServerConfig[];
   /** PROXY protocol header for every server of the service that does not set its own. */
   sendProxy?: 1 | 2;
+  /** At most this many clients at once, daemon-wide; more wait in the listen backlog. */
+  maxConnections?: number;
+  /** How long a client waits in the queue for a server slot before it is closed. */
+  queueTimeoutMs: number;
+  /** One log line per session at its close. */
+  logSessions: boolean;
 }
 
 export interface VrrpTrackScript {

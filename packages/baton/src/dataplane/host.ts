@@ -89,12 +89,27 @@ export function addCounters(into: Map<string, ServiceCounters>, from: readonly S
     let acc = into.get(svc.name);
     if (!acc && !live) continue;
     if (!acc) {
-      acc = { ...svc, total: 0, active: 0, refused: 0, held: 0, servers: svc.servers.map(zeroed) };
+      acc = {
+        ...svc,
+        total: 0,
+        active: 0,
+        refused: 0,
+        held: 0,
+        queued: 0,
+        queueTimeouts: 0,
+        queueWait: { buckets: svc.queueWait.buckets.map(() => 0), sumS: 0, count: 0 },
+        servers: svc.servers.map(zeroed),
+      };
       into.set(svc.name, acc);
     }
     acc.total += svc.total;
     acc.refused += svc.refused;
+    acc.queueTimeouts += svc.queueTimeouts;
+    acc.queueWait.buckets.forEach((_, i) => (acc.queueWait.buckets[i]! += svc.queueWait.buckets[i] ?? 0));
+    acc.queueWait.sumS += svc.queueWait.sumS;
+    acc.queueWait.count += svc.queueWait.count;
     if (withActive) acc.held = (acc.held ?? 0) + (svc.held ?? 0);
+    if (withActive) acc.queued += svc.queued;
     if (withActive) acc.active += svc.active;
     for (const s of svc.servers) {
       let a = acc.servers.find((x) => x.name === s.name);

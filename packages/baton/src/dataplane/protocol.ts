@@ -14,6 +14,8 @@ export interface WorkerInit {
   specs: ServiceSpec[];
   /** service -> slot of its round-robin sequence in the shared memory. */
   slots: Record<string, number>;
+  /** `service` or `service/server` -> slot of its connection count in the shared memory (see LIMIT_*). */
+  limitSlots: Record<string, number>;
   /** [service, server, state] to assert after the specs are applied. */
   states: [string, string, ServerState][];
   writers: [string, string | null][];
@@ -25,7 +27,7 @@ export interface WorkerInit {
 
 export type ToWorker =
   | { t: 'init'; id: number; init: WorkerInit }
-  | { t: 'apply'; id: number; specs: ServiceSpec[]; slots: Record<string, number>; listeners: string[] }
+  | { t: 'apply'; id: number; specs: ServiceSpec[]; slots: Record<string, number>; limitSlots: Record<string, number>; listeners: string[] }
   | { t: 'state'; service: string; server: string; state: ServerState; reason: string }
   | { t: 'writer'; service: string; server: string | null; reason: string }
   /** A step of a planned writer switch. */
@@ -42,9 +44,24 @@ export type FromWorker =
   | { t: 'counters'; id: number; services: ServiceCounters[] }
   | { t: 'shutdown-done'; id: number; closed: number };
 
-/** Shared memory: one 32-bit sequence per service slot. */
+/**
+ * Shared memory, 32-bit cells: first one round-robin sequence per service
+ * slot; then, per limit slot (a service's client count or a server's
+ * session count), the daemon-wide count; then one row per worker index with
+ * what that worker holds of each, so the daemon can give back the slots of
+ * a worker that died (limits.ts `reclaimWorker`).
+ */
 export const SEQUENCE_SLOTS = 4096;
-export const SEQUENCE_BYTES = SEQUENCE_SLOTS * 4;
+export const LIMIT_SLOTS = 4096;
+/** The most workers (config: workers 1-64). */
+export const MAX_WORKERS = 64;
+export const LIMIT_TOTAL_BASE = SEQUENCE_SLOTS;
+export const LIMIT_WORKER_BASE = LIMIT_TOTAL_BASE + LIMIT_SLOTS;
+export const SEQUENCE_BYTES = (LIMIT_WORKER_BASE + MAX_WORKERS * LIMIT_SLOTS) * 4;
+/** The cells of limit slot `slot`: [daemon-wide, worker `index`'s own]. */
+export function limitCells(slot: number, index: number): [number, number] {
+  return [LIMIT_TOTAL_BASE + slot, LIMIT_WORKER_BASE + index * LIMIT_SLOTS + slot];
+}
 /** The worker's descriptor for the shared sequences (stdio index after the IPC channel). */
 export const SEQUENCE_FD = 4;
 /** The worker's end of its socket pair for listening descriptors (native engine), the next stdio index. */

@@ -22,9 +22,9 @@ export function createSharedSequences(bytes: number): number {
   return load().create(bytes);
 }
 
-/** Maps the shared memory and returns a sequence source per slot. */
-export function mapSharedSequences(fd: number, bytes: number): (slot: number) => () => number {
+/** Maps the shared memory: a sequence source per slot, and the memory as 32-bit cells for Atomics (connection counts). */
+export function mapSharedSequences(fd: number, bytes: number): { sequence: (slot: number) => () => number; cells: Int32Array } {
   const { map, next } = load();
   const buffer = map(fd, bytes);
-  return (slot: number) => () => next(buffer, slot);
+  return { sequence: (slot: number) => () => next(buffer, slot), cells: new Int32Array(buffer) };
 }

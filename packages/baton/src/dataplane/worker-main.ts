@@ -22,8 +22,8 @@
  */
 import cluster from 'node:cluster';
 import { createLineLogger, describeError, isLogLevel, type LineLogger } from '@baton/core';
-import { DataPlane, setEngineErrorHandler, type ServiceSpec } from '@baton/proxy';
-import { LISTENERS_FD, SEQUENCE_BYTES, SEQUENCE_FD, type FromWorker, type ToWorker } from './protocol.js';
+import { DataPlane, SharedSlotCount, setEngineErrorHandler, type ServiceSpec } from '@baton/proxy';
+import { LISTENERS_FD, SEQUENCE_BYTES, SEQUENCE_FD, limitCells, type FromWorker, type ToWorker } from './protocol.js';
 import { InheritedListeners } from './listen-fds.js';
 import { mapSharedSequences } from './sequence.js';
 
@@ -37,7 +37,10 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2'] as const) {
   process.on(signal, () => logger.debug('signal ignored', { signal, pid: process.pid, reason: 'workers take orders from the daemon; signal its main process' }));
 }
 let slots: Record<string, number> = {};
-const sequence = mapSharedSequences(SEQUENCE_FD, SEQUENCE_BYTES);
+let limitSlots: Record<string, number> = {};
+const { sequence, cells } = mapSharedSequences(SEQUENCE_FD, SEQUENCE_BYTES);
+/** This worker's row of the shared connection counts (the daemon gives back what it held if it dies). */
+const workerIndex = Number(process.env.BATON_WORKER_INDEX ?? 0);
 let dataPlane: DataPlane | undefined;
 let engine: 'native' | 'js' = 'native';
 /** Native engine: the listening sockets the daemon bound, received on the socket pair. */
@@ -56,6 +59,12 @@ function plane(): DataPlane {
     sequenceFor: (service) => {
       const slot = slots[service];
       return slot === undefined ? undefined : sequence(slot);
+    },
+    counts: (key) => {
+      const slot = limitSlots[key];
+      if (slot === undefined) return undefined;
+      const [total, mine] = limitCells(slot, workerIndex);
+      return new SharedSlotCount(cells, total, mine);
     },
   });
   return dataPlane;
@@ -83,6 +92,7 @@ async function handle(msg: ToWorker): Promise<void> {
     case 'init': {
       logger.setLevel(msg.init.logLevel);
       slots = msg.init.slots;
+      limitSlots = msg.init.limitSlots;
       engine = msg.init.engine;
       setEngineErrorHandler((err) => logger.warn('relay engine error', { error: describeError(err) }));
       if (await apply(msg.id, msg.init.specs, msg.init.listeners)) {
@@ -93,6 +103,7 @@ async function handle(msg: ToWorker): Promise<void> {
     }
     case 'apply':
       slots = { ...slots, ...msg.slots };
+      limitSlots = { ...limitSlots, ...msg.limitSlots };
       await apply(msg.id, msg.specs, msg.listeners);
       return;
     case 'state':

@@ -13,6 +13,10 @@
  *   get the previous specs back, so no worker runs a half-applied config.
  * - Round robin uses one sequence per service in shared memory (a slot per
  *   service name for the daemon's life), so it holds across workers.
+ * - Connection limits count in the same shared memory (a slot per service
+ *   and per service/server for the daemon's life), taken with a
+ *   compare-and-swap, so a server's limit holds for the whole daemon. What a
+ *   worker held when it died is given back before it is forked again.
  * - A worker that exits unexpectedly is logged and forked again, the delay
  *   doubling from 100 ms to 5 s and resetting after 10 s of stable running.
  *   Its last reported counters are folded into a base, so the sums never go
@@ -23,9 +27,9 @@ import { fileURLToPath } from 'node:url';
 import { BatonError, describeError, type Logger, type LogLevel } from '@baton/core';
 import type { ApplyResult, ServerState, ServiceCounters, ServiceSpec, WriterSwitchOp } from '@baton/proxy';
 import { addCounters, type DataPlaneHost } from './host.js';
-import { SEQUENCE_BYTES, SEQUENCE_SLOTS, WORKER_ENTRY, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
-import { createSharedSequences } from './sequence.js';
-import { relayEngine } from '@baton/proxy';
+import { LIMIT_SLOTS, SEQUENCE_BYTES, SEQUENCE_SLOTS, WORKER_ENTRY, limitCells, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
+import { createSharedSequences, mapSharedSequences } from './sequence.js';
+import { reclaimWorker, relayEngine } from '@baton/proxy';
 import { SharedListeners } from './listen-fds.js';
 
 const RESTART_MIN_MS = 100;
@@ -82,6 +86,9 @@ export class WorkerPool implements DataPlaneHost {
   private readonly states = new Map<string, [string, string, ServerState]>();
   private readonly writers = new Map<string, string | null>();
   private readonly sequenceSlots = new Map<string, number>();
+  private readonly limitSlots = new Map<string, number>();
+  /** The shared memory, mapped here too, to give back a dead worker's connection slots. */
+  private readonly cells: Int32Array;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private stopping = false;
@@ -98,6 +105,7 @@ export class WorkerPool implements DataPlaneHost {
     this.logger = options.logger.child({ subsystem: 'workers' });
     this.logLevel = options.logLevel;
     this.sequenceFd = createSharedSequences(SEQUENCE_BYTES);
+    this.cells = mapSharedSequences(this.sequenceFd, SEQUENCE_BYTES).cells;
     this.engine = options.engine ?? 'native';
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({
@@ -131,6 +139,33 @@ export class WorkerPool implements DataPlaneHost {
     return out;
   }
 
+  /**
+   * Slots of the connection counts: one per service and per service/server
+   * with a limit, kept for the daemon's life (a limit removed and set again
+   * finds its count). Past LIMIT_SLOTS a key gets none and is counted per
+   * worker; that is logged.
+   */
+  private limitSlotsFor(specs: readonly ServiceSpec[]): Record<string, number> {
+    const out: Record<string, number> = {};
+    const give = (key: string) => {
+      let slot = this.limitSlots.get(key);
+      if (slot === undefined && this.limitSlots.size < LIMIT_SLOTS) {
+        slot = this.limitSlots.size;
+        this.limitSlots.set(key, slot);
+      }
+      if (slot === undefined) this.logger.warn('too many connection limits to share between workers; this one is counted per worker', { key });
+      else out[key] = slot;
+    };
+    for (const spec of specs) {
+      if (spec.maxConnections || this.limitSlots.has(spec.name)) give(spec.name);
+      for (const s of spec.servers) {
+        const key = `${spec.name}/${s.name}`;
+        if (s.maxConnections || this.limitSlots.has(key)) give(key);
+      }
+    }
+    return out;
+  }
+
   /** First apply: forks every worker with the specs. Later applies go to the live workers. */
   async apply(specs: readonly ServiceSpec[]): Promise<ApplyResult> {
     const previous = this.specs;
@@ -156,11 +191,11 @@ export class WorkerPool implements DataPlaneHost {
       this.pruneListeners();
       return diffSpecs(previous, specs);
     }
-    const answers = await Promise.all(live.map((slot) => this.request(slot, { t: 'apply', id: 0, specs: [...specs], slots, listeners: this.sendListeners(slot, specs) }, APPLY_TIMEOUT_MS)));
+    const answers = await Promise.all(live.map((slot) => this.request(slot, { t: 'apply', id: 0, specs: [...specs], slots, limitSlots: this.limitSlotsFor(specs), listeners: this.sendListeners(slot, specs) }, APPLY_TIMEOUT_MS)));
     const failed = answers.find((a) => a?.t !== 'done' || a.error);
     if (failed) {
       const ok = live.filter((_, i) => answers[i]?.t === 'done' && !(answers[i] as { error?: unknown }).error);
-      await Promise.all(ok.map((slot) => this.request(slot, { t: 'apply', id: 0, specs: previous, slots: this.slotsFor(previous), listeners: this.sendListeners(slot, previous) }, APPLY_TIMEOUT_MS)));
+      await Promise.all(ok.map((slot) => this.request(slot, { t: 'apply', id: 0, specs: previous, slots: this.slotsFor(previous), limitSlots: this.limitSlotsFor(previous), listeners: this.sendListeners(slot, previous) }, APPLY_TIMEOUT_MS)));
       this.pruneListeners();
       const message = failed?.t === 'done' && failed.error ? failed.error.message : 'a worker did not answer';
       throw new BatonError('listen-failed', message);
@@ -302,6 +337,7 @@ export class WorkerPool implements DataPlaneHost {
       logLevel: this.logLevel,
       specs: this.specs,
       slots: this.slotsFor(this.specs),
+      limitSlots: this.limitSlotsFor(this.specs),
       states: [...this.states.values()],
       writers: [...this.writers.entries()],
     };
@@ -367,12 +403,16 @@ export class WorkerPool implements DataPlaneHost {
     addCounters(this.base, slot.last, true);
     for (const svc of this.base.values()) {
       svc.active = 0;
+      svc.queued = 0;
+      svc.held = 0;
       for (const s of svc.servers) s.active = 0;
     }
     slot.worker = undefined;
     slot.ready = false;
     slot.last = [];
     this.closeFdSocket(slot);
+    // Its sessions died with it: give back the connection slots it held.
+    reclaimWorker(this.cells, [...this.limitSlots.values()].map((s) => limitCells(s, slot.index)));
     if (this.stopping) return;
     if (performance.now() - slot.startedAt > STABLE_RUN_MS) slot.restartDelay = RESTART_MIN_MS;
     this.logger.error('worker exited, restarting', { worker: worker.id, pid: worker.process.pid, code: code ?? '-', signal: signal ?? '-', restart_in_ms: slot.restartDelay });

@@ -20,6 +20,8 @@ export interface ServiceListener {
   /** The port bound (differs from the spec's when it was 0). */
   readonly port: number | undefined;
   readonly listening: boolean;
+  /** Stops (true) or resumes (false) accepting; clients wait in the kernel's backlog meanwhile. */
+  pause(paused: boolean): void;
   close(): void;
 }
 
@@ -49,6 +51,9 @@ export class JsListener implements ServiceListener {
   get listening(): boolean {
     return this.server.listening;
   }
+
+  /** The JavaScript relay has no client limit (config rules refuse one), so it never pauses. */
+  pause(_paused: boolean): void {}
 
   close(): void {
     this.server.close();
@@ -84,6 +89,14 @@ export class NativeListener implements ServiceListener {
   start(onAccept: (session: number, address: string) => void): void {
     if (this.fd === undefined || this.id !== undefined) return;
     this.id = addListener(this.fd, onAccept);
+    if (this.paused) engine().pauseAccept(this.id, true);
+  }
+
+  private paused = false;
+
+  pause(paused: boolean): void {
+    this.paused = paused;
+    if (this.id !== undefined) engine().pauseAccept(this.id, paused);
   }
 
   close(): void {

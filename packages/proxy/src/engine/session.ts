@@ -16,29 +16,38 @@
  *   attempts are collected and reported with the outcome.
  * - A server given by hostname is connected to by the address it resolved
  *   to (see resolve.ts); the first connect may wait for that lookup.
+ * - When every server it may have is full, the client waits in its
+ *   service's queue (the host decides); the engine reads nothing from it
+ *   meanwhile, and the host hands it a server with dispatch().
  */
 import type { PoolServer, PooledSession } from '../pool.js';
-import type { SessionEvent, SessionHost } from '../relay.js';
+import type { QueuedSession, SessionEvent, SessionHost } from '../relay.js';
 import { engine, trackSession, type EngineSession } from './addon.js';
 import { lookupHost, resolvedHost } from './resolve.js';
 
 /** The engine's close reasons that are errors of an established session. */
 const ERROR_REASONS = new Set(['client-error', 'server-error', 'idle-timeout', 'internal-error']);
 
-export class NativeSession implements PooledSession, EngineSession {
+export class NativeSession implements PooledSession, EngineSession, QueuedSession {
   server: PoolServer | undefined;
   isConnected = false;
   private tried: Set<PoolServer> | undefined;
   /** Failed connect attempts (`server address: detail`), reported with the outcome. */
   private failures: string[] | undefined;
   private lastFailure: 'connect-failed' | 'connect-timeout' = 'connect-failed';
-  private done = false;
+  done = false;
+  /** Time spent in the service's queue. */
+  private queueMs = 0;
+  /** log_sessions only: when the session was accepted, and when its server accepted. */
+  private readonly startedAt: number;
+  private connectedAt = 0;
 
   constructor(
     private readonly host: SessionHost,
     readonly id: number,
     readonly clientAddress: string,
   ) {
+    this.startedAt = host.logSessions ? performance.now() : 0;
     trackSession(id, this);
     host.sessionOpened(this);
     this.attempt();
@@ -56,29 +65,45 @@ export class NativeSession implements PooledSession, EngineSession {
     engine().closeSession(this.id, reason);
   }
 
-  /** Picks servers until a connect is under way, or refuses the client. */
+  get triedServers(): ReadonlySet<PoolServer> | undefined {
+    return this.tried;
+  }
+
+  /** Picks servers until a connect is under way, the client is queued, or it is refused. */
   private attempt(): void {
     for (;;) {
       if (this.done) return;
       const server = this.host.acquireServer(this, this.tried);
       if (!server) {
+        if (this.host.enqueue(this)) return;
         this.host.report('no-server', this, this.tried ? `all ${this.tried.size} tried servers failed: ${this.attempts()}` : 'no server available');
         this.close('no server');
         return;
       }
-      this.server = server;
-      const ip = resolvedHost(server.host);
-      if (ip === undefined) {
-        // First use of this hostname: connect once it resolved.
-        lookupHost(server.host).then(
-          (addr) => this.dialResolved(server, addr, undefined),
-          (err: NodeJS.ErrnoException) => this.dialResolved(server, undefined, err.code ?? err.message),
-        );
-        return;
-      }
-      if (this.dial(server, ip)) return;
+      if (this.start(server)) return;
       if (!this.retryAllowed()) return;
     }
+  }
+
+  dispatch(server: PoolServer, waitedMs: number): void {
+    this.queueMs += waitedMs;
+    if (this.start(server)) return;
+    if (this.retryAllowed()) this.attempt();
+  }
+
+  /** Starts connecting to `server` (already acquired); false when that failed at once (counted). */
+  private start(server: PoolServer): boolean {
+    this.server = server;
+    const ip = resolvedHost(server.host);
+    if (ip === undefined) {
+      // First use of this hostname: connect once it resolved.
+      lookupHost(server.host).then(
+        (addr) => this.dialResolved(server, addr, undefined),
+        (err: NodeJS.ErrnoException) => this.dialResolved(server, undefined, err.code ?? err.message),
+      );
+      return true;
+    }
+    return this.dial(server, ip);
   }
 
   private dialResolved(server: PoolServer, ip: string | undefined, error: string | undefined): void {
@@ -130,6 +155,7 @@ export class NativeSession implements PooledSession, EngineSession {
 
   connected(): void {
     this.isConnected = true;
+    if (this.startedAt !== 0) this.connectedAt = performance.now();
     this.server!.total++;
     if (this.failures) this.host.report(this.lastFailure, this, `${this.attempts()}; connected to ${this.server!.name}`);
   }
@@ -149,8 +175,22 @@ export class NativeSession implements PooledSession, EngineSession {
         server.bytesOut += bytesOut;
       }
       if (failed) server.sessionErrors++;
-      this.releaseServer();
     }
+    if (this.startedAt !== 0) {
+      const now = performance.now();
+      this.host.logSession({
+        client: this.clientAddress,
+        server: server?.name,
+        bytesIn: this.isConnected ? bytesIn : 0,
+        bytesOut: this.isConnected ? bytesOut : 0,
+        connectMs: this.isConnected ? this.connectedAt - this.startedAt : undefined,
+        queueMs: this.queueMs,
+        totalMs: now - this.startedAt,
+        reason,
+        detail,
+      });
+    }
+    this.releaseServer();
     this.host.sessionClosed(this);
   }
 
