@@ -14,7 +14,7 @@
  *   operator's drain/maint shows in baton_server_state.
  */
 import client from 'prom-client';
-import type { ServiceCounters } from '@baton/proxy';
+import { QUEUE_WAIT_BUCKETS_S, type ServiceCounters } from '@baton/proxy';
 import type { BatonConfig } from '../config/types.js';
 import type { ControlPlane } from '../control-plane.js';
 import type { InstanceSnapshot } from '../vrrp/instance.js';
@@ -29,6 +29,23 @@ export interface MetricsSources {
   vrrp: () => readonly InstanceSnapshot[];
   /** The cluster channel's counters; undefined without `cluster:`. */
   cluster?: () => { sent: number; received: number; dropped: Record<string, number> } | undefined;
+}
+
+/** The _bucket (cumulative), _sum and _count lines of the queue-wait histogram. */
+function queueWaitValues(snapshot: readonly ServiceCounters[]): Array<{ metricName: string; labels: Record<string, string | number>; value: number }> {
+  const name = 'baton_service_queue_seconds';
+  const out: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+  for (const svc of snapshot) {
+    let cumulative = 0;
+    svc.queueWait.buckets.forEach((n, i) => {
+      cumulative += n;
+      const le = i < QUEUE_WAIT_BUCKETS_S.length ? QUEUE_WAIT_BUCKETS_S[i]! : '+Inf';
+      out.push({ metricName: `${name}_bucket`, labels: { le, service: svc.name }, value: cumulative });
+    });
+    out.push({ metricName: `${name}_sum`, labels: { service: svc.name }, value: svc.queueWait.sumS });
+    out.push({ metricName: `${name}_count`, labels: { service: svc.name }, value: svc.queueWait.count });
+  }
+  return out;
 }
 
 export class BatonMetrics {
@@ -202,6 +219,51 @@ export class BatonMetrics {
         for (const svc of self.snapshot) this.inc({ service: svc.name }, svc.total);
       },
     });
+    new client.Gauge({
+      name: 'baton_server_max_connections',
+      help: 'Session limit of each server that has one (max_connections), to set against baton_server_connections.',
+      labelNames: ['service', 'server'],
+      registers,
+      collect() {
+        this.reset();
+        perServer((svc, s) => {
+          if (s.maxConnections > 0) this.set({ service: svc.name, server: s.name }, s.maxConnections);
+        });
+      },
+    });
+    new client.Gauge({
+      name: 'baton_service_queue_length',
+      help: 'Clients waiting now for a server slot, per service.',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        this.reset();
+        for (const svc of self.snapshot) this.set({ service: svc.name }, svc.queued);
+      },
+    });
+    new client.Counter({
+      name: 'baton_service_queue_timeouts_total',
+      help: 'Queued clients closed because they waited longer than queue_timeout.',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        this.reset();
+        for (const svc of self.snapshot) this.inc({ service: svc.name }, svc.queueTimeouts);
+      },
+    });
+    // The workers keep the queue-wait buckets and the daemon sums them, so
+    // this histogram is built from those sums; prom-client's Histogram can
+    // only observe values one by one.
+    const queueName = 'baton_service_queue_seconds';
+    const queueHelp = 'Time queued clients waited for a server slot (served or timed out).';
+    this.registry.registerMetric({
+      name: queueName,
+      help: queueHelp,
+      type: 'histogram',
+      aggregator: 'sum',
+      get: () => ({ name: queueName, help: queueHelp, type: 'histogram', aggregator: 'sum', values: queueWaitValues(self.snapshot) }),
+      reset: () => {},
+    } as unknown as client.Metric);
     new client.Counter({
       name: 'baton_service_writer_changes_total',
       help: 'Times a writer service moved its writer to another server (or to none).',

@@ -158,7 +158,7 @@ function renderServer(svc, s) {
     renderCheck(s.check),
     td('weight', 'num', num(s.weight)),
     td('backup', 'muted', s.backup ? 'backup' : '\\u2014'),
-    td('active', 'num', num(s.active)),
+    td('active', 'num', s.max_connections != null ? num(s.active) + ' / ' + num(s.max_connections) : num(s.active)),
     td('total', 'num', num(s.total)),
     td('bytes-in', 'num', bytes(s.bytes_in)),
     td('bytes-out', 'num', bytes(s.bytes_out)),
@@ -176,7 +176,10 @@ function renderService(svc) {
       h('p', { class: 'facts' }, fact('listen', svc.listen), fact('balance', svc.balance),
         svc.balance === 'writer' || svc.writer ? fact('writer', svc.writer || 'none') : null,
         svc.decision && svc.decision.epoch !== null ? h('span', { 'data-why': 'decision' }, 'epoch ', h('b', null, String(svc.decision.epoch)), ' decided by ', h('b', null, svc.decision.decided_by || '?'), ' (' + (svc.decision.reason || '') + ')') : null,
-        fact('connections', num(svc.active) + ' active / ' + num(svc.total) + ' total'),
+        fact('connections', num(svc.active) + (svc.max_connections != null ? ' of ' + num(svc.max_connections) : '') + ' active / ' + num(svc.total) + ' total'),
+        svc.max_connections != null || servers.some((s) => s.max_connections != null) || svc.queued
+          ? h('span', { 'data-why': 'queue' }, fact('queued', num(svc.queued || 0) + ' (' + num(svc.queue_timeouts || 0) + ' timed out)'))
+          : null,
         svc.switch && svc.switch.running ? h('span', { 'data-why': 'switch' }, 'switching ' + (svc.switch.from || 'none') + ' \u2192 ' + svc.switch.to + ' (' + svc.switch.phase + ', ' + svc.switch.elapsed_s + ' s)') : null,
         svc.balance === 'writer' ? h('button', { type: 'button', 'data-switch': svc.name, disabled: !!(svc.switch && svc.switch.running) }, 'Switch writer') : null)),
     servers.length === 0 ? h('p', { class: 'empty' }, 'No servers.') :

@@ -127,6 +127,10 @@ export function buildStatus(input: StatusInputs) {
         })(),
         active: c?.active ?? 0,
         total: c?.total ?? 0,
+        max_connections: svc.maxConnections ?? null,
+        queued: c?.queued ?? 0,
+        queue_timeout_ms: svc.queueTimeoutMs,
+        queue_timeouts: c?.queueTimeouts ?? 0,
         servers: svc.servers.map((srv) => {
           const st = control.status(svc.name, srv.name);
           const sc = byName.get(srv.name);
@@ -140,6 +144,7 @@ export function buildStatus(input: StatusInputs) {
             weight: srv.weight,
             backup: srv.backup,
             active: sc?.active ?? 0,
+            max_connections: srv.maxConnections ?? null,
             total: sc?.total ?? 0,
             bytes_in: sc?.bytesIn ?? 0,
             bytes_out: sc?.bytesOut ?? 0,

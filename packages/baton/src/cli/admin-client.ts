@@ -57,6 +57,8 @@ export interface StatusServer {
   weight: number;
   backup: boolean;
   active: number;
+  /** The server's session limit; null: none. */
+  max_connections?: number | null;
   total: number;
   bytes_in: number;
   bytes_out: number;
@@ -103,6 +105,13 @@ export interface StatusService {
   switch?: StatusSwitch | null;
   active: number;
   total: number;
+  /** The service's client limit; null: none. */
+  max_connections?: number | null;
+  /** Clients waiting now for a server slot. */
+  queued?: number;
+  queue_timeout_ms?: number;
+  /** Queued clients closed at queue_timeout since start. */
+  queue_timeouts?: number;
   servers: StatusServer[];
 }
 

@@ -70,7 +70,10 @@ function serviceLine(s: StatusService): string {
   if (s.balance === 'writer' || s.writer) parts.push(`writer ${clean(s.writer ?? 'none')}`);
   const sw = s.switch;
   if (sw?.running) parts.push(`switching ${clean(sw.from ?? 'none')}->${clean(sw.to)} ${clean(sw.phase)} ${sw.elapsed_s}s`);
-  parts.push(`active ${s.active ?? 0}`, `total ${s.total ?? 0}`);
+  parts.push(`active ${withLimit(s.active ?? 0, s.max_connections)}`, `total ${s.total ?? 0}`);
+  // The queue exists once a limit does: then its length and timeouts are worth a glance.
+  const limited = s.max_connections != null || (s.servers ?? []).some((x) => x.max_connections != null);
+  if (limited || (s.queued ?? 0) > 0) parts.push(`queued ${s.queued ?? 0}`, `queue timeouts ${s.queue_timeouts ?? 0}`);
   return parts.join('  ');
 }
 
@@ -81,12 +84,17 @@ function serverRow(s: StatusServer): string[] {
     clean(s.state),
     clean(s.health ?? '-'),
     String(s.weight ?? '-'),
-    String(s.active ?? 0),
+    withLimit(s.active ?? 0, s.max_connections),
     String(s.total ?? 0),
     formatBytes(s.bytes_in ?? 0),
     formatBytes(s.bytes_out ?? 0),
     formatCheck(s.check ?? null),
   ];
+}
+
+/** `12`, or `12/40` against a limit. */
+function withLimit(n: number, limit: number | null | undefined): string {
+  return limit != null ? `${n}/${limit}` : String(n);
 }
 
 /** `ok 1.2ms`, the check's error, or `-` before the first check (or without checks). */
