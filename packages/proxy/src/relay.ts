@@ -70,6 +70,8 @@ export interface QueuedSession extends ClientSession {
   readonly triedServers: ReadonlySet<PoolServer> | undefined;
   /** Leaves the queue for `server` (already acquired), having waited `waitedMs`. */
   dispatch(server: PoolServer, waitedMs: number): void;
+  /** Leaves the queue closed: it waited `waitedMs`, longer than the queue timeout. */
+  timeOut(waitedMs: number): void;
 }
 
 /** What a `log_sessions` line says of one session (HAProxy's tcplog fields). */

@@ -75,6 +75,18 @@ export const DEFAULT_QUEUE_TIMEOUT_MS = 5000;
 /** With counts shared by worker processes: how often a queue or a paused listener looks again for slots freed elsewhere. */
 const POLL_MS = 5;
 
+/**
+ * A freed slot goes to the next queued client after this delay, not at once.
+ * A session ends when the server's FIN has arrived, but the server may count
+ * the connection for a moment longer: MariaDB closes the socket first and
+ * lowers its connection count after the thread's cleanup. Measured against
+ * a MariaDB with max_connections = 50 and a limit of 40: served at once, the
+ * next client's login overlaps that cleanup and Max_used_connections reached
+ * 42; one millisecond later it stays at 41 (the limit plus the health
+ * check). The cost is at most a millisecond of queue wait per batch of freed slots.
+ */
+const SLOT_REUSE_DELAY_MS = 1;
+
 interface QueueEntry {
   session: QueuedSession;
   since: number;
@@ -423,14 +435,14 @@ export class Service implements SessionHost {
     return true;
   }
 
-  /** Serves the queue on the next turn of the event loop (once, however many slots freed meanwhile). */
+  /** Serves the queue a moment after a slot freed (once, however many freed meanwhile): see SLOT_REUSE_DELAY_MS. */
   private scheduleDrain(): void {
     if (this.drainScheduled) return;
     this.drainScheduled = true;
-    setImmediate(() => {
+    setTimeout(() => {
       this.drainScheduled = false;
       this.drain();
-    });
+    }, SLOT_REUSE_DELAY_MS);
   }
 
   /**
@@ -498,7 +510,7 @@ export class Service implements SessionHost {
         this.queueTimeouts++;
         this.observeWait(now - e.since);
         this.report('queue-timeout', e.session, `waited ${Math.round(now - e.since)} ms for a server slot`);
-        e.session.close('queue timeout');
+        e.session.timeOut(now - e.since);
       }
     }
     this.armQueueTimer();

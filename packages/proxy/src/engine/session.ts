@@ -91,6 +91,11 @@ export class NativeSession implements PooledSession, EngineSession, QueuedSessio
     if (this.retryAllowed()) this.attempt();
   }
 
+  timeOut(waitedMs: number): void {
+    this.queueMs += waitedMs;
+    this.close('queue timeout');
+  }
+
   /** Starts connecting to `server` (already acquired); false when that failed at once (counted). */
   private start(server: PoolServer): boolean {
     this.server = server;
