@@ -5,7 +5,7 @@
  * 127.0.0.1. Prints one table with Baton/HAProxy and Baton/direct ratios and
  * writes benchmarks/results/latest.json.
  *
- *   node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn,sysbench,idle] [--profile] [--baseline] [--no-multi]
+ *   node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn,sysbench,idle] [--profile] [--baseline] [--limits] [--no-multi]
  *
  * Pinning: load generators and backends on
  * CPU 0, the proxy on CPU 1, so a proxy's figure is bounded by its own CPU
@@ -60,17 +60,19 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
     baseline: { type: 'boolean', default: false },
+    limits: { type: 'boolean', default: false },
     'no-multi': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (flags.help) {
   process.stdout.write(
-    'usage: node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn,sysbench,idle] [--profile] [--baseline] [--no-multi]\n' +
+    'usage: node benchmarks/run.mjs [--quick] [--only bulk1,bulk8,rr,conn,sysbench,idle] [--profile] [--baseline] [--limits] [--no-multi]\n' +
       '  --quick    1 round per scenario, 2 s per measurement\n' +
       '  --only     run only these scenarios (comma-separated)\n' +
       '  --profile  run Baton under --cpu-prof; the profile and its top frames go to benchmarks/results/\n' +
       '  --baseline also measure a plain Node relay (createServer + connect + pipe) on the proxy CPU\n' +
+      '  --limits   also measure a second Baton whose servers and services have connection limits set but never reached\n' +
       '  --no-multi skip the unpinned phase (Baton workers: 2 against HAProxy nbthread 2)\n',
   );
   process.exit(0);
@@ -523,7 +525,7 @@ function haproxyConfig(routes, { port = 'haproxy', nbthread = 1, splice = false 
 }
 
 /** `port` names the route field each service listens on (baton, batonMulti). */
-function batonConfig(routes, adminPort, { port = 'baton', workers = 1 } = {}) {
+function batonConfig(routes, adminPort, { port = 'baton', workers = 1, limits = false } = {}) {
   const lines = ['node: bench', `admin: { listen: 127.0.0.1:${adminPort} }`, `workers: ${workers}`, 'shutdown_timeout: 1s', 'log_level: warn', 'services:'];
   for (const r of routes) {
     lines.push(
@@ -533,8 +535,10 @@ function batonConfig(routes, adminPort, { port = 'baton', workers = 1 } = {}) {
       '    connect_timeout: 2s',
       '    idle_timeout: 8h',
       '    retries: 2',
+      // --limits: limits far above what the load reaches, so only their bookkeeping is measured.
+      ...(limits ? ['    max_connections: 1000000', '    queue_timeout: 5s'] : []),
       '    servers:',
-      `      - { name: b1, address: 127.0.0.1:${r.backend} }`,
+      `      - { name: b1, address: 127.0.0.1:${r.backend}${limits ? ', max_connections: 1000000' : ''} }`,
     );
   }
   return lines.join('\n') + '\n';
@@ -723,7 +727,7 @@ async function main() {
   for (const name of ['iperf', 'http', 'close', 'mysql']) {
     if (!needed.has(name)) continue;
     const r = { name };
-    for (const k of ['backend', 'haproxy', 'haproxySplice', 'baton', 'node']) r[k] = await freePort();
+    for (const k of ['backend', 'haproxy', 'haproxySplice', 'baton', 'node', 'batonLimits']) r[k] = await freePort();
     routes.push(r);
   }
   const route = (name) => routes.find((r) => r.name === name);
@@ -750,6 +754,7 @@ async function main() {
   const profDir = path.join(RESULTS, 'profile');
   if (flags.profile) rmSync(profDir, { recursive: true, force: true });
   const baton = await startBatonAt('baton', routes, PROXY_CPU, {}, flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
+  const batonLimits = flags.limits ? await startBatonAt('baton-limits', routes, PROXY_CPU, { port: 'batonLimits', limits: true }) : undefined;
   let nodeRelay;
   if (flags.baseline) {
     nodeRelay = startPinned('plain Node relay', PROXY_CPU, process.execPath, [NODE_RELAY, ...routes.map((r) => `${r.node}:${r.backend}`)]);
@@ -761,6 +766,7 @@ async function main() {
   await waitForPort(probe.haproxy, haproxy);
   await waitForPort(probe.haproxySplice, haproxySplice);
   await waitForPort(probe.baton, baton);
+  if (batonLimits) await waitForPort(probe.batonLimits, batonLimits);
 
   const paths = [
     { id: 'direct', port: (r) => r.backend, pid: null },
@@ -769,11 +775,13 @@ async function main() {
     { id: 'baton', port: (r) => r.baton, pid: baton.child.pid, entry: baton },
   ];
   if (nodeRelay) paths.push({ id: 'node', port: (r) => r.node, pid: nodeRelay.child.pid, entry: nodeRelay });
+  if (batonLimits) paths.push({ id: 'batonLimits', port: (r) => r.batonLimits, pid: batonLimits.child.pid, entry: batonLimits });
   const restRss = Object.fromEntries(paths.filter((p) => p.pid).map((p) => [p.id, treeRssBytes(p.pid) / 2 ** 20]));
 
   const started = new Date();
   const results = await runPhase('pinned', paths, selected, route);
   await stopChild(baton, 5000);
+  if (batonLimits) await stopChild(batonLimits, 5000);
   for (const e of [haproxy, haproxySplice, nodeRelay]) if (e) await stopChild(e);
 
   // Unpinned: every process free to use every CPU, report only.
@@ -815,6 +823,7 @@ async function main() {
       idleConnsPerRound: IDLE_CONNS,
       quick: flags.quick,
       baseline: flags.baseline,
+      limits: flags.limits,
     },
     restRssMb: restRss,
     results,
@@ -835,12 +844,14 @@ async function main() {
     { id: 'haproxySplice', title: 'HAProxy splice-auto' },
     { id: 'baton', title: 'Baton' },
     ...(nodeRelay ? [{ id: 'node', title: 'plain Node' }] : []),
+    ...(batonLimits ? [{ id: 'batonLimits', title: 'Baton, limits set' }] : []),
   ];
   const ratios = [
     { num: 'baton', den: 'haproxy', title: 'Baton/HAProxy' },
     { num: 'baton', den: 'haproxySplice', title: 'Baton/splice-auto' },
     { num: 'baton', den: 'direct', title: 'Baton/direct' },
     ...(nodeRelay ? [{ num: 'baton', den: 'node', title: 'Baton/plain Node' }] : []),
+    ...(batonLimits ? [{ num: 'batonLimits', den: 'baton', title: 'limits set/none' }] : []),
   ];
   process.stdout.write(table(results, cols, ratios) + '\n\n');
   const rest = Object.entries(restRss).map(([id, mb]) => `${id} ${mb.toFixed(1)} MB`).join(', ');
