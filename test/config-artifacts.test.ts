@@ -183,7 +183,7 @@ test('the registry read here is the daemon\'s: baton_ metrics of every type, bat
   assert.ok(BATON_METRICS.length >= 10, `baton_ metrics in the registry: ${BATON_METRICS.join(', ')}`);
   for (const name of ['baton_vrrp_state', 'baton_server_state', 'baton_server_up']) assert.equal(REGISTRY.get(name), 'gauge', name);
   assert.equal(REGISTRY.get('baton_server_connections_total'), 'counter');
-  assert.deepEqual([...HISTOGRAMS].filter((n) => n.startsWith('baton_')), ['baton_health_check_duration_seconds']);
+  assert.deepEqual([...HISTOGRAMS].filter((n) => n.startsWith('baton_')).sort(), ['baton_health_check_duration_seconds', 'baton_service_queue_seconds']);
   assert.ok(REGISTRY.has('process_cpu_seconds_total') && REGISTRY.has('nodejs_eventloop_lag_p99_seconds'), 'Node\'s process metrics are in the registry');
 });
 

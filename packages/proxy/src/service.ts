@@ -410,7 +410,7 @@ export class Service implements SessionHost {
     const slots = this.clientSlots;
     if (slots === undefined) return;
     slots.add();
-    if (slots.taken >= (this.spec.maxConnections ?? 0) && (this.spec.maxConnections ?? 0) > 0) this.pauseAccepting(true);
+    if (this.atClientLimit()) this.pauseAccepting(true);
   }
 
   sessionClosed(session: ClientSession): void {
@@ -471,7 +471,10 @@ export class Service implements SessionHost {
       this.observeWait(waited);
       entry.session.dispatch(server, waited);
     }
-    if (q.length === 0) clearTimeout(this.queueTimer), (this.queueTimer = undefined);
+    if (q.length === 0) {
+      clearTimeout(this.queueTimer);
+      this.queueTimer = undefined;
+    }
     this.armPoll();
   }
 
