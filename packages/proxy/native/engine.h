@@ -69,7 +69,15 @@ typedef struct pipe_pair {
   int rd, wr;
 } pipe_pair_t;
 
-#define PIPE_BYTES (64 * 1024)
+// A pipe's capacity and the most one splice moves. 256 KiB (four times the
+// kernel's default) halves the wakeups per byte of a bulk transfer: measured
+// side by side with HAProxy on loopback, one stream went from 0.88x to 0.97x
+// its throughput and 8 streams from 1.01x to 1.13x, at 0.73x its CPU per GB
+// (1 MiB gained nothing more). Pipes exist only while bulk bytes are in
+// flight, so at most `max` of them are this large at once; where the kernel
+// refuses the size (an unprivileged user past fs.pipe-user-pages-soft) the
+// pipe keeps what it has and splices simply move less per call.
+#define PIPE_BYTES (256 * 1024)
 
 typedef struct pipe_pool {
   pipe_pair_t *idle;
