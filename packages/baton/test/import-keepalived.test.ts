@@ -246,6 +246,16 @@ virtual_server 10.0.0.10 53 {
   assert.ok(r.findings.some((f) => f.level === 'decision' && f.message.includes('protocol UDP')));
 });
 
+test("a real_server's uthreshold becomes its max_connections; lthreshold and uthreshold 0 are notes", () => {
+  const r = importText(`virtual_server 10.0.0.10 3306 {\n lb_kind NAT\n real_server 10.0.0.1 3306 {\n  uthreshold 40\n  lthreshold 30\n }\n real_server 10.0.0.2 3306 {\n  uthreshold 0\n }\n}\n`);
+  const c = check(r, 'thresholds');
+  assert.deepEqual(c.services[0]!.servers.map((x) => x.maxConnections), [40, undefined]);
+  assert.equal(r.exitCode, 0, 'nothing needs a decision');
+  assert.match(r.yaml, /max_connections: 40; a client past it waits in the service's queue/);
+  assert.match(r.yaml, /lthreshold's hysteresis has no equivalent/);
+  assert.match(r.yaml, /uthreshold 0 means no limit/);
+});
+
 test('lb_kind DR says the servers listen on their own address and lose the client address', () => {
   const r = importText(`virtual_server 10.0.0.10 3306 {\n lb_kind DR\n real_server 10.0.0.1 3306 {\n  TCP_CHECK {\n   connect_timeout 3\n  }\n }\n}\n`);
   check(r, 'dr');

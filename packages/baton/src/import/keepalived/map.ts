@@ -949,9 +949,24 @@ class Mapper {
         case 'notify_down':
           this.find(r, 'decision', 'Baton runs no script when a server changes state; it logs one line and exports baton_server_up', sink);
           break;
-        case 'uthreshold':
+        case 'uthreshold': {
+          // LVS sends a server no new connection while it has uthreshold of them; Baton's max_connections does the same and queues the rest.
+          const n = this.numberArg(r, sink, 0, 1_000_000);
+          if (n === undefined) break;
+          if (!Number.isInteger(n)) {
+            this.find(r, 'decision', 'uthreshold must be a whole number; left out', sink);
+            break;
+          }
+          if (n === 0) {
+            this.find(r, 'note', 'uthreshold 0 means no limit, as in LVS', sink);
+            break;
+          }
+          server.max_connections = n;
+          this.find(r, 'note', `max_connections: ${n}; a client past it waits in the service's queue (queue_timeout, default 5s) instead of going to another server or being refused`, sink);
+          break;
+        }
         case 'lthreshold':
-          this.find(r, 'decision', 'connection thresholds are not supported', sink);
+          this.find(r, 'note', "Baton gives a freed slot to the next queued client at once; lthreshold's hysteresis has no equivalent", sink);
           break;
         default:
           this.unknown(r, 'real_server', sink);
