@@ -49,7 +49,7 @@ services:
     connect_timeout: 1s
     health: { check: tcp, interval: 200ms, timeout: 200ms, rise: 1, fall: 1 }
     servers:
-${backends.map((b) => `      - { name: ${b.name}, address: 127.0.0.1:${b.port} }`).join('\n')}
+${backends.map((b) => `      - { name: ${b.name}, address: 127.0.0.1:${b.port}${b.name === 'db1' ? ', max_connections: 40' : ''} }`).join('\n')}
 `;
 }
 
@@ -122,6 +122,10 @@ test('the status page lists the service, follows a dead backend, drains with a b
     assert.equal(await page.locator('tr[data-service="read"]').count(), 3);
     assert.match((await row(page, 'db1').textContent()) ?? '', /127\.0\.0\.1:\d+/);
     assert.equal(await page.locator('#token').isVisible(), false, 'no token input without token_env');
+    // A server limit shows against the open sessions, and the service shows its queue.
+    assert.equal((await row(page, 'db1').locator('td[data-col="active"]').textContent())?.trim(), '0 / 40');
+    assert.equal((await row(page, 'db2').locator('td[data-col="active"]').textContent())?.trim(), '0');
+    assert.match((await page.locator('section[data-service="read"] [data-why="queue"]').textContent()) ?? '', /queued 0 \(0 timed out\)/);
 
     // Traffic shows up in the counters: 30 connections over three servers.
     await times(30, 5, () => fetchName(listenPort!));

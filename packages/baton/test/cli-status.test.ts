@@ -97,6 +97,29 @@ test('formatStatus: no VRRP, no services, a writer service without a writer', ()
   assert.match(formatStatus(noWriter), /^service write {2}listen 127\.0\.0\.1:6446 {2}balance writer {2}writer none {2}active 0 {2}total 7\n {4}no servers\n/m);
 });
 
+test('formatStatus: limits show as active/limit, and a limited service shows its queue and queue timeouts', () => {
+  const limited: AdminStatus = {
+    ...status,
+    vrrp: [],
+    services: [
+      {
+        ...status.services[0]!,
+        max_connections: 500,
+        queued: 12,
+        queue_timeouts: 3,
+        servers: [server('db1', { active: 40, max_connections: 40 }), server('db2', { address: '10.0.0.2:3306', active: 7, max_connections: null })],
+      },
+      // No limit anywhere and nobody queued: no queue figures.
+      { ...status.services[1]!, queued: 0, queue_timeouts: 0 },
+    ],
+  };
+  const out = formatStatus(limited);
+  assert.match(out, /^service read {2}listen 127\.0\.0\.1:6447 {2}balance roundrobin {2}active 3\/500 {2}total 120 {2}queued 12 {2}queue timeouts 3$/m);
+  assert.match(out, /^ {4}db1 +10\.0\.0\.1:3306 +up +up +1 +40\/40 +0 /m);
+  assert.match(out, /^ {4}db2 +10\.0\.0\.2:3306 +up +up +1 +7 +0 /m);
+  assert.match(out, /^service write {2}listen 127\.0\.0\.1:6446 {2}balance writer {2}writer db1 {2}active 0 {2}total 7$/m);
+});
+
 test('formatStatus: every state in capitals; output is printable ASCII on fixed lines whatever the input', () => {
   for (const state of ['init', 'backup', 'master', 'fault'] as const) {
     const s: AdminStatus = { ...status, vrrp: [{ ...status.vrrp[0]!, state }] };
