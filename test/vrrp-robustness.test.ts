@@ -19,7 +19,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const injector = join(import.meta.dirname, 'lab', 'vrrp-inject.js');
 
 async function inject(lab: Lab, node: string, r: InjectRequest): Promise<{ sent: Record<string, number>; errors: number; ms: number }> {
-  const out = await lab.exec(node, [process.execPath, injector, JSON.stringify(r)], { timeoutMs: 60_000 });
+  // Well inside the test's own timeout, so a stuck injector is reported with its output.
+  const out = await lab.exec(node, [process.execPath, injector, JSON.stringify(r)], { timeoutMs: 30_000 });
   const last = out.stdout.trim().split('\n').pop() ?? '';
   if (!last.startsWith('{')) throw new Error(`the injector printed no summary (exit ${out.code}); stdout: ${JSON.stringify(out.stdout)} stderr: ${JSON.stringify(out.stderr)}`);
   return JSON.parse(last) as { sent: Record<string, number>; errors: number; ms: number };

@@ -93,6 +93,8 @@ export function craft(kind: InjectKind, r: InjectRequest, id: number): Buffer {
   }
 }
 
+const SEND_WAIT_MS = 2000;
+
 async function main(): Promise<void> {
   const r = JSON.parse(process.argv[2] ?? '{}') as InjectRequest;
   const count = Math.min(20_000, Math.max(0, r.count));
@@ -109,13 +111,24 @@ async function main(): Promise<void> {
     for (let j = 0; j < batch && i < count; j++, i++) {
       const kind = r.kinds[i % r.kinds.length] as InjectKind;
       const packet = craft(kind, r, (i % 0xfffe) + 1);
-      await new Promise<void>((done) =>
+      // A send whose callback never comes (raw-socket queues a send the kernel
+      // refused until the socket polls writable) counts as an error after
+      // SEND_WAIT_MS, so the injector always ends and reports.
+      await new Promise<void>((done) => {
+        let settled = false;
+        const timer = setTimeout(() => {
+          settled = true;
+          errors++;
+          done();
+        }, SEND_WAIT_MS);
         socket.send(packet, 0, packet.length, r.dst, (err) => {
+          if (settled) return;
+          clearTimeout(timer);
           if (err) errors++;
           else sent[kind] = (sent[kind] ?? 0) + 1;
           done();
-        }),
-      );
+        });
+      });
     }
     // Pace to the rate: batch k is due at k × batch / rate seconds.
     const dueMs = (i / r.ratePerSec) * 1000 - (performance.now() - started);
