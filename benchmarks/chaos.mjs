@@ -13,7 +13,8 @@
 // writer disagreement outside the protocol's bounds), 1 when it does not,
 // 2 when this machine cannot run the lab (needs root and iproute2).
 //
-// Usage: node benchmarks/chaos.mjs [minutes=30] [--seed N] [--json FILE]
+// Usage: node benchmarks/chaos.mjs [minutes=30] [--seed N] [--json FILE] [--logs DIR]
+// (--logs DIR keeps every daemon's log and the client's output there.)
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,9 +23,16 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const lab = (file) => import(pathToFileURL(join(root, 'test/dist/lab', file)).href);
 
 const args = process.argv.slice(2);
-const minutes = Number(args.find((a) => /^\d+(\.\d+)?$/.test(a)) ?? 30);
-const seed = args.includes('--seed') ? Number(args[args.indexOf('--seed') + 1]) : undefined;
-const jsonAt = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+const flag = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const positional = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
+const minutes = Number(positional[0] ?? 30);
+const seed = flag('--seed') === undefined ? undefined : Number(flag('--seed'));
+const jsonAt = flag('--json');
+const logDir = flag('--logs');
+if (!(minutes > 0) || (seed !== undefined && !Number.isInteger(seed))) {
+  console.error('usage: node benchmarks/chaos.mjs [minutes=30] [--seed N] [--json FILE] [--logs DIR]');
+  process.exit(2);
+}
 
 const { labCapability } = await lab('lab.js');
 const cap = labCapability();
@@ -33,7 +41,7 @@ if (!cap.ok) {
   process.exit(2);
 }
 const { runChaos, table } = await lab('chaos.js');
-const report = await runChaos({ minutes, seed });
+const report = await runChaos({ minutes, seed, logDir });
 console.log(table(report));
 const json = JSON.stringify(report, null, 2);
 if (jsonAt) writeFileSync(jsonAt, json);

@@ -37,7 +37,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function codeOf(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown };
   if (typeof e?.code === 'string') return e.code;
-  return typeof e?.message === 'string' ? e.message.slice(0, 60) : 'unknown';
+  const message = typeof e?.message === 'string' ? e.message : 'unknown';
+  // mysql2's word for a query on a session the server side closed since the last one (it has no code).
+  if (/closed state/.test(message)) return 'CONNECTION_CLOSED';
+  return message.slice(0, 60);
 }
 
 async function main(): Promise<void> {

@@ -17,7 +17,8 @@
  *   (3 × advert interval + skew) and `writerBoundMs` (health checks' fall/
  *   rise + timeout + one message) after the injection and after the heal
  *   (measured from when the command started to when it returned, plus the
- *   bound). A fault that lasts (loss and delay for both; CPU starvation for
+ *   bound); after a heal that ends a node's isolation, one more cluster
+ *   message period for the writers (CLUSTER_PERIOD_MS). A fault that lasts (loss and delay for both; CPU starvation for
  *   the writers, since health checks are not real-time) excludes its whole
  *   span as well. Samples outside every window are "judged".
  * - Writer agreement: every node that answers names the same writer ("none"
@@ -40,6 +41,13 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 const SUSTAINED_FOR_VIP: ReadonlySet<FaultKind> = new Set(['netem']);
 /** … and from the writer verdict (a starved or lossy node's checks may fail on it alone). */
 const SUSTAINED_FOR_WRITER: ReadonlySet<FaultKind> = new Set(['netem', 'cpu-hog']);
+/**
+ * A node back from isolation hears its peers' decisions with their next
+ * periodic message (every second; only a change is sent at once), so the
+ * writer bound after these heals is one period longer.
+ */
+export const CLUSTER_PERIOD_MS = 1000;
+const ISOLATING: ReadonlySet<FaultKind> = new Set(['link', 'partition', 'netem']);
 
 export interface FaultRecord {
   kind: FaultKind;
@@ -115,11 +123,11 @@ export interface ChaosInputs {
 
 type Span = [number, number];
 
-export function windowsOf(f: FaultRecord, boundMs: number, sustained: boolean): Span[] {
+export function windowsOf(f: FaultRecord, boundMs: number, sustained: boolean, healBoundMs = boundMs): Span[] {
   const end = f.healDone ?? f.done;
-  if (sustained) return [[f.at, end + boundMs]];
+  if (sustained) return [[f.at, end + healBoundMs]];
   const out: Span[] = [[f.at, f.done + boundMs]];
-  if (f.healAt !== undefined && f.healDone !== undefined) out.push([f.healAt, f.healDone + boundMs]);
+  if (f.healAt !== undefined && f.healDone !== undefined) out.push([f.healAt, f.healDone + healBoundMs]);
   return out;
 }
 
@@ -179,7 +187,7 @@ function stepAt(steps: readonly Step[], t: number): Step {
 
 export function classify(code: string): 'refused' | 'reset' | 'timeout' | 'other' {
   if (code === 'ECONNREFUSED') return 'refused';
-  if (['ECONNRESET', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED'].includes(code)) return 'reset';
+  if (['ECONNRESET', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'CONNECTION_CLOSED', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED'].includes(code)) return 'reset';
   if (['ETIMEDOUT', 'PROTOCOL_SEQUENCE_TIMEOUT', 'EHOSTUNREACH'].includes(code)) return 'timeout';
   return 'other';
 }
@@ -207,7 +215,9 @@ const share = (n: number, of: number) => (of === 0 ? null : Math.round((n / of) 
 
 export function analyze(x: ChaosInputs) {
   const vipWindows = x.faults.flatMap((f) => windowsOf(f, x.vipBoundMs, SUSTAINED_FOR_VIP.has(f.kind)));
-  const writerWindows = x.faults.flatMap((f) => windowsOf(f, x.writerBoundMs, SUSTAINED_FOR_WRITER.has(f.kind)));
+  const writerWindows = x.faults.flatMap((f) =>
+    windowsOf(f, x.writerBoundMs, SUSTAINED_FOR_WRITER.has(f.kind), x.writerBoundMs + (ISOLATING.has(f.kind) ? CLUSTER_PERIOD_MS : 0)),
+  );
   const steps = ownerSteps(x.nodes, x.vipEvents, x.offSegment, x.daemonDown);
   const samples = x.samples.filter((s) => s.at >= x.from && s.at < x.to);
 
@@ -294,8 +304,10 @@ export function analyze(x: ChaosInputs) {
     failures,
     seed: x.seed,
     minutes: x.minutes,
+    /** Epoch ms of the start of the judged span; the fault times below are relative to it. */
+    from: x.from,
     judgedSeconds: Math.round((x.to - x.from) / 1000),
-    bounds: { vipMs: x.vipBoundMs, writerMs: x.writerBoundMs },
+    bounds: { vipMs: x.vipBoundMs, writerMs: x.writerBoundMs, writerAfterIsolationMs: x.writerBoundMs + CLUSTER_PERIOD_MS },
     faults: { total: x.faults.length, byKind: injected, list: x.faults.map((f) => ({ ...f, at: Math.round(f.at - x.from), done: Math.round(f.done - x.from), healAt: f.healAt === undefined ? undefined : Math.round(f.healAt - x.from), healDone: f.healDone === undefined ? undefined : Math.round(f.healDone - x.from) })) },
     vip: {
       samples: samples.length,
@@ -339,7 +351,7 @@ export function table(r: ChaosReport): string {
   const lines: string[] = [];
   const row = (k: string, v: string | number) => lines.push(`${k.padEnd(52)} ${v}`);
   lines.push(`chaos run: ${r.minutes} min, seed ${r.seed}, ${r.faults.total} faults, ${r.judgedSeconds} s judged`);
-  lines.push(`bounds: VIP ${r.bounds.vipMs} ms (3 x interval + skew), writer ${r.bounds.writerMs} ms, after each injection and heal`);
+  lines.push(`bounds: VIP ${r.bounds.vipMs} ms (3 x interval + skew), writer ${r.bounds.writerMs} ms (${r.bounds.writerAfterIsolationMs} ms after a link, partition or loss heals), after each injection and heal`);
   lines.push('');
   row('VIP: samples (20 ms) / judged outside the bounds', `${r.vip.samples} / ${r.vip.judged}`);
   row('VIP: exactly one owner, judged samples', pct(r.vip.exactlyOneShareJudged));

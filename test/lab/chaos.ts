@@ -26,7 +26,7 @@
  *   sampler, CPU hog, injector, impairment relay) is bounded in time.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeAdvert } from '@baton/vrrp';
 import { prng } from '@baton/vrrp/testing';
@@ -125,6 +125,14 @@ export function planFor(seed: number, minutes: number): PlannedFault[] {
   return plan;
 }
 
+/** One fault for a fixed schedule (a reproduction): `kind` on `node` / `db`, the rest at calm defaults. */
+export function planned(kind: FaultKind, o: Partial<Omit<PlannedFault, 'kind'>> = {}): PlannedFault {
+  return {
+    kind, gapS: 10, holdS: 3, current: false, node: 'lb2', db: 'db1', daemonOnly: false,
+    netem: { lossPct: 5, delayMs: 30, jitterMs: 5 }, burst: { count: 500, seed: 1 }, variant: BASE_VARIANT, ...o,
+  };
+}
+
 // ------------------------------------------------------------------ config
 
 function chaosYaml(lab: Lab, node: string, vip: string, dbs: readonly LabMariaDb[], v: ConfigVariant): string {
@@ -220,6 +228,8 @@ function footprint(pid: number): DaemonFootprint {
 /** One Baton node: its current process, what it was told, and every exit it was not told to make. */
 class Node {
   proc: Proc | undefined;
+  /** Every process this node ran, for its log. */
+  readonly runs: Proc[] = [];
   private told: NodeJS.Signals | undefined;
   starts = 0;
   readonly crashes: string[] = [];
@@ -244,6 +254,7 @@ class Node {
     this.told = undefined;
     const proc = startClusterNode(this.lab, this.name, this.yaml);
     this.proc = proc;
+    this.runs.push(proc);
     this.starts++;
     proc.child.once('exit', (code, signal) => {
       const why = `exit code ${code ?? '-'} signal ${signal ?? '-'}`;
@@ -330,13 +341,17 @@ function jsonLines<T>(p: Proc): T[] {
 export interface ChaosOptions {
   minutes: number;
   seed?: number;
+  /** A fixed schedule instead of the seed's (a reproduction of one sequence of faults). */
+  plan?: PlannedFault[];
+  /** Where to keep every daemon's log (one file per node, each run of the daemon after the other), for a post-mortem. */
+  logDir?: string;
   log?: (line: string) => void;
 }
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31);
   const log = o.log ?? ((l: string) => process.stdout.write(`${l}\n`));
-  const plan = planFor(seed, o.minutes);
+  const plan = o.plan ?? planFor(seed, o.minutes);
   log(`chaos: ${o.minutes} min, seed ${seed} (replay: node benchmarks/chaos.mjs ${o.minutes} --seed ${seed}); ${plan.length} faults planned`);
   log(`chaos: plan ${plan.map((f) => `${f.kind}@+${f.gapS}s`).join(' ')}`);
 
@@ -543,6 +558,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       if (left.length > 0) finding(`${n}: process(es) left in the namespace after every daemon stopped: ${left.join(', ')}`);
     }
 
+    if (o.logDir) {
+      mkdirSync(o.logDir, { recursive: true });
+      for (const n of nodes.values()) writeFileSync(join(o.logDir, `${n.name}.log`), n.runs.map((p, i) => `--- run ${i + 1}\n${p.text()}\n`).join(''));
+      writeFileSync(join(o.logDir, 'client.log'), client.text());
+      log(`chaos: daemon logs in ${o.logDir}`);
+    }
     const clientLines = jsonLines<{ t: string } & ClientError & { ok?: Record<string, number> }>(client);
     const inputs = {
       seed,

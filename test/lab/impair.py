@@ -19,6 +19,7 @@ dropped by its receiver, so the relay fills it in (IPv4 TCP and UDP).
 Bounded: it exits after MAX_SECONDS, on SIGTERM, or when its stdin ends;
 on exit it prints one JSON line with what it relayed and dropped.
 """
+import errno
 import heapq
 import json
 import random
@@ -94,9 +95,11 @@ def main() -> None:
             try:
                 out.send(frame)
                 stats["relayed"] += 1
-            except OSError:
+            except OSError as err:
                 # A frame larger than the MTU (offloads) or a link going away: counted, not fatal.
                 stats["send_errors"] += 1
+                key = errno.errorcode.get(err.errno or 0, str(err.errno))
+                stats[key] = stats.get(key, 0) + 1
         timeout = max(0.0, min(queue[0][0] - now, 0.2)) if queue else 0.2
         ready, _, _ = select.select(watch, [], [], timeout)
         for s in ready:
