@@ -5,8 +5,8 @@
  * connections (connect, `SELECT 1`, close) at `shortPerSec` per port.
  *
  * Output, one JSON line each: every failure as
- * `{"t":"err","at":…,"port":"write","kind":"long","code":"ECONNRESET"}`
- * (at: epoch ms of the failed attempt's start), and at the end one
+ * `{"t":"err","at":…,"end":…,"port":"write","kind":"long","code":"ECONNRESET"}`
+ * (epoch ms of the failed attempt's start and of its failure), and at the end one
  * `{"t":"sum",…}` with the successes per port and kind.
  *
  * Invariants: bounded in time (`durationMs`, or its stdin ending) and in
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const ok: Record<string, number> = {};
   const count = (key: string) => (ok[key] = (ok[key] ?? 0) + 1);
   const fail = (at: number, port: string, kind: string, err: unknown) =>
-    console.log(JSON.stringify({ t: 'err', at, port, kind, code: codeOf(err) }));
+    console.log(JSON.stringify({ t: 'err', at, end: now(), port, kind, code: codeOf(err) }));
   const connect = (port: number) =>
     createConnection({ host: r.vip, port, user: r.user, password: r.password, connectTimeout: CONNECT_TIMEOUT_MS });
 

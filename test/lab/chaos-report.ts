@@ -81,7 +81,9 @@ export interface WriterSample {
 }
 
 export interface ClientError {
+  /** The failed attempt's start and its failure (epoch ms). */
   at: number;
+  end?: number;
   port: string;
   kind: string;
   code: string;
@@ -273,11 +275,11 @@ export function analyze(x: ChaosInputs) {
     if (!agreed || agreed.w !== w) agreed = { w, since: s.at };
   }
 
-  // Client failures by class, under the fault last injected.
+  // Client failures by class, under the fault last injected before the failure (an attempt under way when a fault strikes is that fault's).
   const errors: Record<string, Record<'refused' | 'reset' | 'timeout' | 'other', number>> = {};
   const otherCodes: Record<string, number> = {};
   for (const e of x.clientErrors) {
-    const kind = faultAt(x.faults, e.at);
+    const kind = faultAt(x.faults, e.end ?? e.at);
     const row = (errors[kind] ??= { refused: 0, reset: 0, timeout: 0, other: 0 });
     const c = classify(e.code);
     row[c]++;

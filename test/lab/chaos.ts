@@ -135,8 +135,18 @@ export function planned(kind: FaultKind, o: Partial<Omit<PlannedFault, 'kind'>> 
 
 // ------------------------------------------------------------------ config
 
-function chaosYaml(lab: Lab, node: string, vip: string, dbs: readonly LabMariaDb[], v: ConfigVariant): string {
+/**
+ * A deliberately broken lb2, to see the verdict fail in the lab: `vrrp`, it
+ * uses another VRID (it hears no master and takes the VIP too); `cluster`,
+ * it signs with another secret and lists the servers the other way round
+ * (it decides alone, on db2).
+ */
+export type Sabotage = 'vrrp' | 'cluster';
+
+function chaosYaml(lab: Lab, node: string, vip: string, dbs: readonly LabMariaDb[], v: ConfigVariant, sabotage?: Sabotage): string {
   const addr = lab.node(node).addr;
+  const broken = node === 'lb2' ? sabotage : undefined;
+  if (broken === 'cluster') dbs = [...dbs].reverse();
   const peers = NODES.filter((n) => n !== node).map((n) => `${lab.node(n).addr}:${CLUSTER_PORT}`);
   const health = `{ check: mysql, interval: ${CHECK.intervalMs}ms, timeout: ${CHECK.timeoutMs}ms, rise: ${CHECK.rise}, fall: ${CHECK.fall}, user: hcheck, password_env: HCHECK_PASSWORD }`;
   return `node: ${node}
@@ -147,12 +157,12 @@ state_file: ${join(lab.dir, `${node}-state.json`)}
 cluster:
   listen: ${addr}:${CLUSTER_PORT}
   peers: [${peers.join(', ')}]
-  secret_env: BATON_CLUSTER_SECRET
+  secret_env: ${broken === 'cluster' ? 'HCHECK_PASSWORD' : 'BATON_CLUSTER_SECRET'}
   startup_wait: 2s
 vrrp:
   - name: VI_1
     interface: eth0
-    router_id: ${VRID}
+    router_id: ${broken === 'vrrp' ? VRID + 1 : VRID}
     version: 3
     priority: ${PRIORITY[node]}
     advert_interval: ${ADVERT_MS}ms
@@ -343,6 +353,8 @@ export interface ChaosOptions {
   seed?: number;
   /** A fixed schedule instead of the seed's (a reproduction of one sequence of faults). */
   plan?: PlannedFault[];
+  /** Break lb2 on purpose (see Sabotage): the run must then fail. */
+  sabotage?: Sabotage;
   /** Where to keep every daemon's log (one file per node, each run of the daemon after the other), for a post-mortem. */
   logDir?: string;
   log?: (line: string) => void;
@@ -369,14 +381,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const monitors = new Map<string, Proc>(NODES.map((n) => [n, watchVip(lab, n)]));
     await sleep(300);
     const daemonDown: OffSegment[] = [];
-    const nodes = new Map<string, Node>(NODES.map((n) => [n, new Node(lab, n, chaosYaml(lab, n, vip, dbs, BASE_VARIANT), finding, daemonDown)]));
+    const nodes = new Map<string, Node>(NODES.map((n) => [n, new Node(lab, n, chaosYaml(lab, n, vip, dbs, BASE_VARIANT, o.sabotage), finding, daemonDown)]));
     const node = (name: string) => nodes.get(name)!;
     for (const n of NODES) await node(n).start();
     await node('lb1').proc!.waitLine(/VI_1 entering MASTER state/, 10_000);
-    await waitFor('every node names db1', async () => {
-      for (const n of NODES) if ((await writeServiceOf(lab, n))?.writer !== 'db1') return false;
-      return true;
-    }, 20_000);
+    // A sabotaged lb2 never agrees: give it the time the others take, and go on.
+    if (o.sabotage) await sleep(5000);
+    else {
+      await waitFor('every node names db1', async () => {
+        for (const n of NODES) if ((await writeServiceOf(lab, n))?.writer !== 'db1') return false;
+        return true;
+      }, 20_000);
+    }
 
     const offSegment: OffSegment[] = [];
     const faults: FaultRecord[] = [];
@@ -467,7 +483,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         return async () => db(target).start();
       },
       sighup: async (f, target) => {
-        await node(target).reload(chaosYaml(lab, target, vip, dbs, f.variant));
+        await node(target).reload(chaosYaml(lab, target, vip, dbs, f.variant, o.sabotage));
         return async () => undefined;
       },
       'vrrp-burst': async (f) => {
