@@ -217,8 +217,24 @@ export class Lab {
    * tracked until it exits; destroy() stops it if it is still running.
    */
   spawn(name: string, argv: readonly string[], options: SpawnOptions = {}): ChildProcess {
+    return this.spawnIn(this.node(name).ns, argv, options);
+  }
+
+  /** exec() in the bridge's namespace, where the nodes' ports are (partitions, impairments). */
+  async execBridge(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const r = await run('ip', ['netns', 'exec', this.bridgeNs, ...argv], options.timeoutMs);
+    if ((options.check ?? true) && r.code !== 0) throw new Error(`[bridge] ${argv.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
+    return r;
+  }
+
+  /** spawn() in the bridge's namespace, tracked the same way. */
+  spawnBridge(argv: readonly string[], options: SpawnOptions = {}): ChildProcess {
+    return this.spawnIn(this.bridgeNs, argv, options);
+  }
+
+  private spawnIn(ns: string, argv: readonly string[], options: SpawnOptions): ChildProcess {
     if (this.destroyed) throw new Error('lab is destroyed');
-    const child = spawn('ip', ['netns', 'exec', this.node(name).ns, ...argv], {
+    const child = spawn('ip', ['netns', 'exec', ns, ...argv], {
       stdio: ['pipe', 'pipe', 'pipe'],
       ...options,
       detached: true,
