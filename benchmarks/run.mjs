@@ -221,7 +221,10 @@ function ensureTools() {
   }
 }
 
-function freePort() {
+/** Ports handed out by this run: the kernel may offer a port again once it was closed, and two listeners cannot share one. */
+const handedOut = new Set();
+
+function bindZero() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
@@ -230,6 +233,17 @@ function freePort() {
       s.close(() => resolve(port));
     });
   });
+}
+
+async function freePort() {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await bindZero();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: no free port found after 50 attempts');
 }
 
 function sleep(ms) {

@@ -160,9 +160,8 @@ export function createNetlinkVipManager(options: NetlinkVipOptions): NetlinkVipM
         const found = await listPresent();
         if (found.length === 0) return [];
         const removed = await forEachVip('vip-remove-failed', removeOne, () => []);
-        const out = vips.filter((_, i) => removed[i]).map((v) => `${v.address}/${v.prefixLength}`);
-        if (out.length > 0) logger.warn('removed VIPs left over from an earlier run', { interface: ifname, vips: out.join(',') });
-        return out;
+        // The caller logs what was removed: one event, one line, where it is decided.
+        return vips.filter((_, i) => removed[i]).map((v) => `${v.address}/${v.prefixLength}`);
       }),
     close: () =>
       enqueue(async () => {
