@@ -92,6 +92,20 @@ test('two Baton nodes name one Galera writer through its death and return, a bac
       await sleep(1500);
 
       // The second writer fails its checks for a moment; the third stays the writer after it is back.
+      // The rejoin gave the nodes new indexes (they follow the node UUIDs, new at each start). For the
+      // last step to mean anything, the third writer must not hold index 0: a node deciding alone
+      // would then pick another. So the index-0 node, when it is not the second writer, fails its
+      // checks first and stays down until the third writer is named.
+      const lowest = Object.entries(after).find(([, i]) => i === 0)?.[0];
+      assert.ok(lowest, `no node with index 0: ${JSON.stringify(after)}`);
+      const healthOn = async (n: string, s: string) => (await writeServiceOf(lab, n))?.servers.find((x) => x.name === s)?.health;
+      const parked = lowest !== second ? lowest : undefined;
+      if (parked) {
+        changes.push({ at: epochNow(), what: `${parked} read-only` });
+        await byName.get(parked)!.query('SET GLOBAL read_only = ON');
+        await waitFor(`${parked} down on both nodes`, async () => (await healthOn('lb1', parked)) !== 'up' && (await healthOn('lb2', parked)) !== 'up', 20_000);
+        assert.equal(await agreed(), second, `parking ${parked} (not the writer) kept ${second} the writer`);
+      }
       changes.push({ at: epochNow(), what: `${second} read-only` });
       await byName.get(second)!.query('SET GLOBAL read_only = ON');
       const third = await waitFor('both nodes name a third writer', async () => {
@@ -102,10 +116,13 @@ test('two Baton nodes name one Galera writer through its death and return, a bac
       const movedAt = epochNow();
       await byName.get(second)!.query('SET GLOBAL read_only = OFF');
       changes.push({ at: epochNow(), what: `${second} writable` });
-      await waitFor(`${second} up on both nodes`, async () => {
-        const on = async (n: string) => (await writeServiceOf(lab, n))?.servers.find((s) => s.name === second)?.health === 'up';
-        return (await on('lb1')) && (await on('lb2'));
-      }, 20_000);
+      if (parked) {
+        await byName.get(parked)!.query('SET GLOBAL read_only = OFF');
+        changes.push({ at: epochNow(), what: `${parked} writable` });
+      }
+      for (const s of parked ? [second, parked] : [second]) {
+        await waitFor(`${s} up on both nodes`, async () => (await healthOn('lb1', s)) === 'up' && (await healthOn('lb2', s)) === 'up', 20_000);
+      }
       const indexesNow = Object.fromEntries(await Promise.all(galera.map(async (g) => [g.name, await g.status('wsrep_local_index')] as const)));
       t.diagnostic(`third writer ${third}; indexes ${JSON.stringify(indexesNow)}`);
       assert.notEqual(indexesNow[third], 0, 'the agreed writer is not the lowest index: a node deciding alone would pick another');
