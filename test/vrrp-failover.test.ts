@@ -10,6 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireCapability } from '@baton/core';
+import { vipLifetimeSeconds } from '@baton/vrrp';
 import { labCapability, withLab, type Lab } from './lab/lab.js';
 import {
   AddrWatch,
@@ -59,6 +60,7 @@ test('two Baton nodes: election, failover, reconnect, preemption, split brain', 
     const client = startClient(lab, 'cli', vip, 20_000);
     await client.waitLine(/"node":"lb1"/, 3000);
     let mark = w2.mark;
+    const mark1 = w1.mark;
     let killedAt = epochNow();
     // The daemon and its VRRP child at once: a crash with no priority-0 advert, only the master-down timer.
     n1.proc.signalGroup('SIGKILL');
@@ -70,7 +72,17 @@ test('two Baton nodes: election, failover, reconnect, preemption, split brain', 
     assert.ok(killMoveMs <= masterDownMs(100) + 100, `SIGKILL failover ${killMoveMs} ms`);
     assert.ok(killReconnectMs <= 1000, `reconnect ${killReconnectMs} ms`);
 
-    // Restart of the 150: leftover VIP removed, then it preempts.
+    // Nothing of lb1 runs to take its VIP off: its kernel drops it when the lifetime the master
+    // renewed every second runs out (the kernel checks lifetimes about once a second).
+    const lifetimeMs = vipLifetimeSeconds(INTERVAL_MS) * 1000;
+    const dropped = await w1.wait(vip, false, lifetimeMs + 3000, mark1);
+    const dropMs = dropped.at - killedAt;
+    t.diagnostic(`SIGKILL: the dead node's kernel dropped the VIP after ${dropMs.toFixed(0)} ms (lifetime ${lifetimeMs} ms)`);
+    assert.ok(dropMs >= lifetimeMs - 1100 && dropMs <= lifetimeMs + 1500, `the VIP left the dead node after ${dropMs} ms, lifetime ${lifetimeMs} ms`);
+
+    // Restart of the 150: a leftover VIP (as an older Baton, which added VIPs for good, would
+    // leave it) is removed, then it preempts.
+    await lab.exec('lb1', ['ip', 'addr', 'add', `${vip}/24`, 'dev', 'eth0']);
     mark = w1.mark;
     const restartAt = epochNow();
     n1 = await startBaton(lab, 'lb1', { ...base, priority: 150 });

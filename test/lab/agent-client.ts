@@ -94,6 +94,14 @@ export class Agent {
   }
 
   /** Closes stdin (the agent closes its adapters and exits) and waits for the exit. */
+  /** SIGKILL: the agent dies without running any cleanup; resolves once it exited. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));

@@ -48,10 +48,11 @@ const strs = (v: unknown, name: string): string[] => {
 function vips(req: Request): NetlinkVipManager {
   const iface = str(req.interface, 'interface');
   const list = strs(req.vips, 'vips');
-  const key = `${iface} ${list.join(',')}`;
+  const lifetime = typeof req.lifetimeS === 'number' ? { lifetimeS: req.lifetimeS, refreshMs: Number(req.refreshMs ?? 1000) } : {};
+  const key = `${iface} ${list.join(',')} ${JSON.stringify(lifetime)}`;
   let m = vipManagers.get(key);
   if (!m) {
-    m = createNetlinkVipManager({ interface: iface, vips: list });
+    m = createNetlinkVipManager({ interface: iface, vips: list, ...lifetime });
     vipManagers.set(key, m);
   }
   return m;

@@ -206,7 +206,12 @@ export async function startBaton(lab: Lab, node: string, v: BatonVrrpOptions, en
   return { proc, yamlPath };
 }
 
-/** `ip monitor address` in the node's namespace: the times the VIP came and went. */
+/**
+ * `ip monitor address` in the node's namespace: the times the VIP came and
+ * went. The master renews its VIPs' lifetime every second, and each renewal
+ * is an address event too: only changes count (an add after a delete or
+ * after the start of the watch, a delete after an add).
+ */
 export class AddrWatch {
   readonly proc: Proc;
   constructor(lab: Lab, node: string) {
@@ -214,9 +219,21 @@ export class AddrWatch {
   }
   /** The first time after line `from` the VIP was added (or deleted). */
   wait(vip: string, added: boolean, timeoutMs: number, from = 0): Promise<LogLine> {
-    const esc = vip.replace(/\./g, '\\.');
-    const re = added ? new RegExp(`^(?!Deleted).*inet ${esc}/`) : new RegExp(`^Deleted.*inet ${esc}/`);
-    return this.proc.waitLine(re, timeoutMs, from);
+    const deadline = Date.now() + timeoutMs;
+    return new Promise((resolvePromise, reject) => {
+      const tick = () => {
+        let held = false;
+        for (const [i, l] of this.proc.lines.entries()) {
+          if (!l.text.includes(`inet ${vip}/`)) continue;
+          const now = !l.text.startsWith('Deleted');
+          if (i >= from && now === added && now !== held) return resolvePromise(l);
+          held = now;
+        }
+        if (Date.now() >= deadline) return reject(new Error(`VIP ${vip} not ${added ? 'added' : 'deleted'} in ${timeoutMs} ms:\n${this.proc.text().slice(-4000)}`));
+        setTimeout(tick, 5);
+      };
+      tick();
+    });
   }
   get mark(): number {
     return this.proc.lines.length;

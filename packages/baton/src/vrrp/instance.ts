@@ -34,6 +34,7 @@ import { BatonError, describeError, realClock, type Logger } from '@baton/core';
 import {
   Router,
   createNetlinkVipManager,
+  vipLifetimeSeconds,
   createScriptNotifier,
   notifyStateName,
   openGarpSender,
@@ -198,7 +199,8 @@ export class VrrpInstance {
     const vipList = vipStrings(c);
     const log = this.log;
 
-    this.vips = createNetlinkVipManager({ interface: c.interface, vips: vipList, logger: log });
+    // The VIPs carry a lifetime the master renews: a node killed outright loses them on its own.
+    this.vips = createNetlinkVipManager({ interface: c.interface, vips: vipList, lifetimeS: vipLifetimeSeconds(c.advertIntervalMs), logger: log });
     const leftovers = await this.vips.removeLeftovers();
     if (leftovers.length > 0) log.warn('removed virtual ips left from a previous run', { vips: leftovers.join(',') });
 

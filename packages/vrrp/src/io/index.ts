@@ -8,7 +8,7 @@
  * never clash with the codec's exports from the package root.
  */
 export { openRawTransport, reopenDelayMs, REOPEN_MAX_MS, REOPEN_MIN_MS, type RawTransport, type RawTransportOptions } from './raw-transport.js';
-export { createNetlinkVipManager, type NetlinkVipManager, type NetlinkVipOptions } from './netlink-vips.js';
+export { createNetlinkVipManager, vipLifetimeSeconds, type NetlinkVipManager, type NetlinkVipOptions } from './netlink-vips.js';
 export { buildGarpFrame, parseMac, openGarpSender, GARP_FRAME_BYTES, type GarpSenderOptions, type LinuxGarpSender } from './garp.js';
 export { openLinkWatch, linkIsUp, type LinkChange, type LinkWatch, type LinkWatchOptions } from './link-watch.js';
 export {

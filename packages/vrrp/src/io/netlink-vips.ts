@@ -19,6 +19,15 @@
  * - Leftovers from a crash: the daemon calls removeLeftovers() at start,
  *   before its router runs, so a node that does not become master never
  *   answers for a VIP; one that does becomes master through add() anyway.
+ * - With `lifetimeS`, every VIP is added with that valid and preferred
+ *   lifetime and, from a successful add() until the next remove() or close(),
+ *   the lifetime is renewed every `refreshMs` (a failed add is retried by it). A node killed outright (the
+ *   whole process group, by SIGKILL or the OOM killer) cannot run remove():
+ *   its kernel drops the VIPs once the lifetime runs out instead of answering
+ *   ARP for them, with connection refusals, until the node starts again. The
+ *   renewal is queued on the same chain as add() and remove(), so it never
+ *   re-adds a VIP a later remove() took off. A renewal that finds a VIP gone
+ *   (removed by hand, or expired during a stall) adds it again and says so.
  */
 import { BatonError, describeError, silentLogger, type Logger } from '@baton/core';
 import { FlagsNew, type RtNetlinkSocket } from 'netlink';
@@ -38,7 +47,21 @@ export interface NetlinkVipOptions {
   interface: string;
   /** "10.0.0.10/24"; a bare address is /32. */
   vips: readonly string[];
+  /** Valid and preferred lifetime of the VIPs in whole seconds, renewed while held; absent: forever. */
+  lifetimeS?: number;
+  /** How often a held VIP's lifetime is renewed (default 1000 ms). */
+  refreshMs?: number;
   logger?: Logger;
+}
+
+/**
+ * The VIP lifetime for an advert interval: long enough to outlast any stall
+ * that VRRP itself survives (three adverts, the master-down interval, plus
+ * two seconds), at least 3 s since the kernel checks lifetimes about once a
+ * second. A node killed outright drops its VIPs this long after its last renewal.
+ */
+export function vipLifetimeSeconds(advertIntervalMs: number): number {
+  return Math.max(3, Math.ceil((3 * advertIntervalMs) / 1000 + 2));
 }
 
 export interface NetlinkVipManager extends VipManager {
@@ -57,6 +80,17 @@ export function createNetlinkVipManager(options: NetlinkVipOptions): NetlinkVipM
   let nl: RtNetlinkSocket | undefined;
   let closed = false;
   let chain: Promise<unknown> = Promise.resolve();
+  const lifetimeS = options.lifetimeS;
+  if (lifetimeS !== undefined && (!Number.isInteger(lifetimeS) || lifetimeS < 1)) {
+    throw new BatonError('invalid-config', `VIP lifetime must be a whole number of seconds ≥ 1, got ${lifetimeS}`);
+  }
+  const refreshMs = options.refreshMs ?? 1000;
+  /** True from a successful add() until the next remove() or close(): the lifetime is being renewed. */
+  let held = false;
+  let refreshTimer: NodeJS.Timeout | undefined;
+  /** The last renewal failed (logged once until one succeeds again). */
+  let renewalFailing = false;
+  const cacheInfo = lifetimeS !== undefined ? { cacheInfo: { ifaPrefered: lifetimeS, ifaValid: lifetimeS } } : {};
 
   const socket = (): RtNetlinkSocket => {
     if (closed) throw new BatonError('closed', 'VIP manager is closed');
@@ -71,18 +105,54 @@ export function createNetlinkVipManager(options: NetlinkVipOptions): NetlinkVipM
     return result;
   };
 
-  const addOne = async (s: RtNetlinkSocket, index: number, vip: Ipv4Prefix): Promise<void> => {
+  /**
+   * Adds one VIP; resolves true when it was not there before. An address
+   * already present keeps its place and, with a lifetime, gets it renewed
+   * (RTM_NEWADDR with NLM_F_REPLACE updates an existing address's lifetimes).
+   */
+  const putOne = async (s: RtNetlinkSocket, index: number, vip: Ipv4Prefix): Promise<boolean> => {
     const bytes = ipv4Bytes(vip.address);
+    const header = { family: AF_INET, prefixlen: vip.prefixLength, index };
+    const attrs = { local: bytes, address: bytes, label: ifname, ...cacheInfo };
     try {
-      await s.newAddress(
-        { family: AF_INET, prefixlen: vip.prefixLength, index },
-        { local: bytes, address: bytes, label: ifname },
-        { flags: FlagsNew.CREATE | FlagsNew.EXCL },
-      );
-      logger.info('VIP added', { interface: ifname, vip: `${vip.address}/${vip.prefixLength}` });
+      await s.newAddress(header, attrs, { flags: FlagsNew.CREATE | FlagsNew.EXCL });
+      return true;
     } catch (err) {
       if (netlinkErrno(err) !== 'EEXIST') throw err;
     }
+    if (lifetimeS !== undefined) await s.newAddress(header, attrs, { flags: FlagsNew.REPLACE });
+    return false;
+  };
+
+  const addOne = async (s: RtNetlinkSocket, index: number, vip: Ipv4Prefix): Promise<void> => {
+    if (await putOne(s, index, vip)) logger.info('VIP added', { interface: ifname, vip: `${vip.address}/${vip.prefixLength}` });
+  };
+
+  const renewOne = async (s: RtNetlinkSocket, index: number, vip: Ipv4Prefix): Promise<void> => {
+    if (await putOne(s, index, vip)) {
+      logger.warn('VIP was gone while held and was added again', { interface: ifname, vip: `${vip.address}/${vip.prefixLength}` });
+    }
+  };
+
+  const stopRenewing = (): void => {
+    held = false;
+    if (refreshTimer) clearInterval(refreshTimer);
+    refreshTimer = undefined;
+  };
+
+  /** Queues one renewal of every VIP's lifetime; skipped when the VIPs are no longer held by then. */
+  const renew = (): void => {
+    void enqueue(async () => {
+      if (!held || closed) return;
+      try {
+        await forEachVip('vip-add-failed', renewOne, () => []);
+        if (renewalFailing) logger.info('VIP lifetime renewed again', { interface: ifname });
+        renewalFailing = false;
+      } catch (err) {
+        if (!renewalFailing) logger.warn('VIP lifetime renewal failed', { interface: ifname, error: describeError(err) });
+        renewalFailing = true;
+      }
+    });
   };
 
   const removeOne = async (s: RtNetlinkSocket, index: number, vip: Ipv4Prefix): Promise<boolean> => {
@@ -148,10 +218,17 @@ export function createNetlinkVipManager(options: NetlinkVipOptions): NetlinkVipM
   return {
     add: () =>
       enqueue(async () => {
+        // Held from here even if an add fails: the renewal retries it every refreshMs (logged once).
+        if (lifetimeS !== undefined && !held) {
+          held = true;
+          refreshTimer = setInterval(renew, refreshMs);
+          refreshTimer.unref();
+        }
         await forEachVip('vip-add-failed', addOne, () => []);
       }),
     remove: () =>
       enqueue(async () => {
+        stopRenewing();
         await forEachVip('vip-remove-failed', removeOne, () => []);
       }),
     present: () => enqueue(async () => (await listPresent()).map((v) => `${v.address}/${v.prefixLength}`)),
@@ -166,6 +243,7 @@ export function createNetlinkVipManager(options: NetlinkVipOptions): NetlinkVipM
     close: () =>
       enqueue(async () => {
         if (closed) return;
+        stopRenewing();
         closed = true;
         nl?.socket.close();
         nl = undefined;
