@@ -19,7 +19,7 @@ import { requireCapability } from '@baton/core';
 import { labCapability } from './lab/lab.js';
 import { mariadbCapability } from './helpers/mariadb.js';
 import { analyze, type ChaosInputs, type FaultRecord } from './lab/chaos-report.js';
-import { planFor, runChaos, table } from './lab/chaos.js';
+import { planFor, planned, runChaos, table } from './lab/chaos.js';
 
 const labCap = labCapability();
 const dbCap = mariadbCapability();
@@ -29,7 +29,7 @@ function calm(): ChaosInputs {
   const samples = [];
   for (let at = 0; at < 10_000; at += 20) samples.push({ at, w: { lb1: 'db1', lb2: 'db1', lb3: 'db1' } });
   return {
-    seed: 1, minutes: 1, nodes: ['lb1', 'lb2', 'lb3'], from: 0, to: 10_000, vipBoundMs: 361, writerBoundMs: 1050,
+    seed: 1, minutes: 1, nodes: ['lb1', 'lb2', 'lb3'], from: 0, to: 10_000, vipBoundMs: 361, writerBoundMs: 1050, staleBoundMs: 5000,
     faults: [], vipEvents: [{ at: -1, node: 'lb1', held: true }], offSegment: [], daemonDown: [], samples, clientErrors: [], clientOk: {},
     daemons: [{ node: 'lb1', start: null, end: null, starts: 1, crashes: [] }], findings: [],
   };
@@ -95,6 +95,37 @@ test('chaos verdict: writer disagreement and crashes fail the run', () => {
   assert.match(r.failures.join('\n'), /daemon crash/);
 });
 
+test('chaos verdict: the VIP kept by a dead node past its lifetime fails the run', () => {
+  const x = calm();
+  x.faults = [kill];
+  x.vipEvents = [...x.vipEvents, { at: 5200, node: 'lb2', held: true }, { at: 8000, node: 'lb1', held: false }];
+  x.daemonDown = [{ node: 'lb1', from: 5000, to: 9000 }];
+  assert.deepEqual(analyze(x).failures, [], 'dropped after 3 s: within the 5 s bound');
+  x.vipEvents = [...x.vipEvents.slice(0, 2), { at: 10_500, node: 'lb1', held: false }];
+  x.to = 12_000;
+  x.daemonDown = [{ node: 'lb1', from: 5000, to: 10_500 }];
+  assert.match(analyze(x).failures.join('\n'), /the VIP stayed on a node with its daemon down for 5500 ms \(bound 5000 ms\)/);
+});
+
+test('chaos verdict: the agreed writer moving off a live server fails the run, unless its database was killed or the deciding node had loss', () => {
+  const x = calm();
+  x.samples = x.samples.map((s) => (s.at >= 6000 ? { at: s.at, w: { lb1: 'db2', lb2: 'db2', lb3: 'db2' } } : s));
+  const partition: FaultRecord = { kind: 'partition', target: 'lb3', detail: '', at: 3000, done: 3010, healAt: 5000, healDone: 5010 };
+  x.faults = [partition];
+  const r = analyze(x);
+  assert.equal(r.writer.unexplainedChanges.length, 1);
+  assert.match(r.failures.join('\n'), /1 change\(s\) of the agreed writer with the old writer alive/);
+  // db1 killed before the change: explained.
+  x.faults = [partition, { kind: 'db-kill', target: 'db1', detail: '', at: 5500, done: 5510, healAt: 8000, healDone: 8500 }];
+  assert.deepEqual(analyze(x).writer.unexplainedChanges, []);
+  // Loss on the VIP owner (lb1, the decider): its checks fail as if db1 were down; explained.
+  x.faults = [partition, { kind: 'netem', target: 'lb1', detail: '', at: 5500, done: 5510, healAt: 7000, healDone: 7010 }];
+  assert.deepEqual(analyze(x).failures, []);
+  // The same loss on a backup does not explain it.
+  x.faults = [partition, { kind: 'netem', target: 'lb2', detail: '', at: 5500, done: 5510, healAt: 7000, healDone: 7010 }];
+  assert.equal(analyze(x).writer.unexplainedChanges.length, 1);
+});
+
 test('chaos plan: the same seed gives the same schedule, faults every 3-15 s', () => {
   const a = planFor(42, 2);
   assert.deepEqual(planFor(42, 2), a);
@@ -103,12 +134,26 @@ test('chaos plan: the same seed gives the same schedule, faults every 3-15 s', (
   assert.ok(a.reduce((s, f) => s + f.gapS, 0) >= 120);
 });
 
-test('chaos: 2 minutes of faults against three Baton nodes and two MariaDB servers; no crash, no dual VIP owner, no writer disagreement outside the bounds', { timeout: 290_000 }, async (t) => {
+/**
+ * Faults the long runs found defects with, played first in every CI run (the seeded schedule follows):
+ * - the writer's database killed and back, then lb3 cut off: lb3, master of its island, saw
+ *   db2 fail before db1 and decided db1 with a higher epoch, which moved every node's writer
+ *   when the partition healed (now it waits for a majority that answers, and gets none);
+ * - lb1's whole process group killed: its kernel kept the VIP, answering for it with refusals,
+ *   until lb1 started again (now the VIP's lifetime runs out within seconds).
+ */
+const REPRODUCTIONS = [
+  planned('db-kill', { db: 'db1', gapS: 12, holdS: 3 }),
+  planned('partition', { node: 'lb3', gapS: 12, holdS: 7 }),
+  planned('sigkill', { node: 'lb1', daemonOnly: false, gapS: 10, holdS: 6 }),
+];
+
+test('chaos: 2 minutes of faults against three Baton nodes and two MariaDB servers; no crash, no dual VIP owner, no writer disagreement or move off a live writer, no VIP left on a dead node', { timeout: 290_000 }, async (t) => {
   if (!requireCapability(t, labCap.ok, labCap.reason)) return;
   if (!requireCapability(t, dbCap.ok, dbCap.reason)) return;
   const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : undefined;
   const started = Date.now();
-  const r = await runChaos({ minutes: 2, ...(seed !== undefined ? { seed } : {}), log: (l) => t.diagnostic(l) });
+  const r = await runChaos({ minutes: 2, ...(seed !== undefined ? { seed } : {}), prelude: REPRODUCTIONS, log: (l) => t.diagnostic(l) });
   t.diagnostic(table(r));
   t.diagnostic(`wall time ${((Date.now() - started) / 1000).toFixed(1)} s`);
   assert.ok(r.faults.total >= 6, `too few faults: ${r.faults.total}`);

@@ -111,6 +111,8 @@ export interface ChaosInputs {
   to: number;
   vipBoundMs: number;
   writerBoundMs: number;
+  /** How long a node killed outright may keep the VIP (its lifetime, plus the kernel's once-a-second check). */
+  staleBoundMs: number;
   faults: readonly FaultRecord[];
   vipEvents: readonly VipEvent[];
   offSegment: readonly OffSegment[];
@@ -269,7 +271,13 @@ export function analyze(x: ChaosInputs) {
     if (w === 'none') continue;
     if (agreed && agreed.w !== w) {
       const since = agreed.since;
-      const explained = x.faults.some((f) => f.kind === 'db-kill' && f.target === agreed!.w && f.at >= since && f.at <= s.at);
+      // Explained: the old writer's database was killed meanwhile, or the deciding node (the VIP
+      // owner) had loss and delay on its link, which fail its checks as a dead server would.
+      const explained = x.faults.some(
+        (f) =>
+          (f.kind === 'db-kill' && f.target === agreed!.w && f.at >= since && f.at <= s.at) ||
+          (f.kind === 'netem' && stepAt(steps, f.at).owners.includes(f.target) && s.at >= f.at && s.at <= (f.healDone ?? f.done) + x.writerBoundMs),
+      );
       writerChanges.push({ at: s.at, from: agreed.w, to: w, explained });
     }
     if (!agreed || agreed.w !== w) agreed = { w, since: s.at };
@@ -299,6 +307,10 @@ export function analyze(x: ChaosInputs) {
   if (crashes.length > 0) failures.push(`${crashes.length} daemon crash(es): ${crashes.slice(0, 3).join('; ')}`);
   if (dualOutside.length > 0) failures.push(`${dualOutside.length} sample(s) with two VIP owners outside the bounds, first ${JSON.stringify(dualOutside[0])}`);
   if (disagreeOutside.length > 0) failures.push(`${disagreeOutside.length} sample(s) of writer disagreement outside the bounds, first ${JSON.stringify(disagreeOutside[0])}`);
+  const unexplained = writerChanges.filter((c) => !c.explained);
+  if (unexplained.length > 0) failures.push(`${unexplained.length} change(s) of the agreed writer with the old writer alive, first ${JSON.stringify({ ...unexplained[0], after: faultAt(x.faults, unexplained[0]!.at) })}`);
+  const longestStale = longest(steps, x.from, x.to, (st) => st.stale.length > 0, x.faults);
+  if (longestStale.ms > x.staleBoundMs) failures.push(`the VIP stayed on a node with its daemon down for ${longestStale.ms} ms (bound ${x.staleBoundMs} ms), from ${JSON.stringify(longestStale)}`);
   if (samples.length === 0) failures.push('no samples');
 
   return {
@@ -321,7 +333,8 @@ export function analyze(x: ChaosInputs) {
       longestNoOwner: longest(steps, x.from, x.to, (s) => s.owners.length === 0, x.faults),
       longestDual: longest(steps, x.from, x.to, (s) => s.owners.length >= 2, x.faults),
       staleSamples,
-      longestStale: longest(steps, x.from, x.to, (s) => s.stale.length > 0, x.faults),
+      longestStale,
+      staleBoundMs: x.staleBoundMs,
       firstDualOutside: dualOutside.slice(0, 5),
       firstNoOwnerOutside: noneOutside.slice(0, 5),
     },

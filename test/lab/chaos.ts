@@ -28,7 +28,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeAdvert } from '@baton/vrrp';
+import { encodeAdvert, vipLifetimeSeconds } from '@baton/vrrp';
 import { prng } from '@baton/vrrp/testing';
 import { withLab, type Lab } from './lab.js';
 import { epochNow, Proc, repoRoot } from './baton-node.js';
@@ -337,7 +337,10 @@ function vipEvents(node: string, p: Proc, vip: string): VipEvent[] {
   for (const l of p.lines) {
     const m = re.exec(l.text);
     if (!m) continue;
-    out.push({ at: Date.parse(`${m[1]}Z`) + Number(`0.${m[2]}`) * 1000, node, held: m[3] === undefined });
+    const held = m[3] === undefined;
+    // The master renews the VIP's lifetime every second, an address event each time: keep the changes.
+    if (held === (out[out.length - 1]?.held ?? false)) continue;
+    out.push({ at: Date.parse(`${m[1]}Z`) + Number(`0.${m[2]}`) * 1000, node, held });
   }
   return out;
 }
@@ -353,6 +356,8 @@ export interface ChaosOptions {
   seed?: number;
   /** A fixed schedule instead of the seed's (a reproduction of one sequence of faults). */
   plan?: PlannedFault[];
+  /** Faults played before the seed's schedule (reproductions of defects found before). */
+  prelude?: PlannedFault[];
   /** Break lb2 on purpose (see Sabotage): the run must then fail. */
   sabotage?: Sabotage;
   /** Where to keep every daemon's log (one file per node, each run of the daemon after the other), for a post-mortem. */
@@ -363,8 +368,8 @@ export interface ChaosOptions {
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31);
   const log = o.log ?? ((l: string) => process.stdout.write(`${l}\n`));
-  const plan = o.plan ?? planFor(seed, o.minutes);
-  log(`chaos: ${o.minutes} min, seed ${seed} (replay: node benchmarks/chaos.mjs ${o.minutes} --seed ${seed}); ${plan.length} faults planned`);
+  const plan = [...(o.prelude ?? []), ...(o.plan ?? planFor(seed, o.minutes))];
+  log(`chaos: ${o.minutes} min, seed ${seed} (replay: node benchmarks/chaos.mjs ${o.minutes} --seed ${seed}${o.prelude?.length ? ', after a fixed prelude' : ''}); ${plan.length} faults planned`);
   log(`chaos: plan ${plan.map((f) => `${f.kind}@+${f.gapS}s`).join(' ')}`);
 
   return withLab([...NODES, ...DBS, 'cli'], async (lab) => {
@@ -589,6 +594,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       to,
       vipBoundMs: Math.round(VIP_BOUND_MS * 10) / 10,
       writerBoundMs: WRITER_BOUND_MS,
+      staleBoundMs: vipLifetimeSeconds(ADVERT_MS) * 1000 + 2000,
       faults,
       vipEvents: NODES.flatMap((n) => vipEvents(n, monitors.get(n)!, vip)).sort((a, b) => a.at - b.at),
       offSegment,

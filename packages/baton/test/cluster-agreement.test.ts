@@ -31,7 +31,7 @@ test('higher epoch wins, then higher priority, then the lower node name', () => 
   for (const a of all) for (const b of all) if (a !== b) assert.notEqual(beats(a, b), beats(b, a));
 });
 
-test('a decider keeps the agreed writer while it is up (failback false) and decides anew when it goes down', () => {
+test('a decider keeps the agreed writer while it is up (failback false), decides anew when it goes down, and decides nothing when no server is up', () => {
   const known = d('db2', 4, 'lb2');
   const kept = agree(input('decide', up('db1', 'db2')), known);
   assert.deepEqual([kept.writer, kept.made, kept.decision], ['db2', false, known]);
@@ -39,8 +39,16 @@ test('a decider keeps the agreed writer while it is up (failback false) and deci
   assert.equal(moved.writer, 'db1');
   assert.equal(moved.made, true);
   assert.deepEqual(moved.decision, { service: 'write', writer: 'db1', epoch: 5, decidedBy: 'lb1', reason: 'db2 down', priority: 102 });
+  // A node cut off from every server names none but keeps the decision: no epoch it could win with later.
   const none = agree(input('decide', up()), known);
-  assert.deepEqual([none.writer, none.made, none.decision?.epoch, none.decision?.reason], [null, true, 5, 'db2 down, no server up']);
+  assert.deepEqual([none.writer, none.made, none.decision], [null, false, known]);
+  assert.match(none.why, /no server up here; keeping db2 from lb2/);
+  // The servers come back: the agreed writer is kept, not the first one up.
+  const back = agree(input('decide', up('db1', 'db2')), none.decision);
+  assert.deepEqual([back.writer, back.made, back.decision], ['db2', false, known]);
+  // Only another server back: that is a change of writer, a new decision.
+  const other = agree(input('decide', up('db1')), none.decision);
+  assert.deepEqual([other.writer, other.made, other.decision?.epoch, other.decision?.reason], ['db1', true, 5, 'db2 down']);
 });
 
 test('a decider with failback moves back to the first server', () => {

@@ -34,6 +34,14 @@ test('a message round-trips', () => {
   assert.deepEqual(r, { ok: true, message: m });
 });
 
+test('an answer carries the nonce of the query it answers; a malformed one is bad-shape', () => {
+  const query = message({ kind: 'query' });
+  const answer = message({ re: query.nonce });
+  assert.deepEqual(decodeMessage(SECRET, encodeMessage(SECRET, answer), NOW, new ReplayGuard(), 'lb2'), { ok: true, message: answer });
+  const bad = encodeMessage(SECRET, { ...message(), re: 'not a nonce' });
+  assert.deepEqual(pick(decodeMessage(SECRET, bad, NOW, new ReplayGuard(), 'lb2')), 'bad-shape');
+});
+
 test('a wrong secret, a flipped bit in the body or in the MAC is bad-mac', () => {
   const data = encodeMessage(SECRET, message());
   assert.equal(decodeMessage('other secret', data, NOW, new ReplayGuard(), 'lb2').ok, false);

@@ -14,6 +14,7 @@ import { createLineLogger } from '@baton/core';
 import { ControlPlane } from '../src/control-plane.js';
 import { ClusterSubsystem } from '../src/cluster/subsystem.js';
 import { encodeMessage, newNonce } from '../src/cluster/codec.js';
+import { writeStateFile } from '../src/cluster/state-file.js';
 import type { BatonConfig, ServiceConfig } from '../src/config/types.js';
 import type { InstanceSnapshot } from '../src/vrrp/instance.js';
 
@@ -44,7 +45,7 @@ const writeService: ServiceConfig = {
   ],
 };
 
-function config(node: string, listen: number, peer: number, priority: number, stateFile: string, startupWaitMs = 1000): BatonConfig {
+function config(node: string, listen: number, peer: number | number[], priority: number, stateFile: string, startupWaitMs = 1000): BatonConfig {
   return {
     node,
     admin: { listen: { host: '127.0.0.1', port: 9 } },
@@ -61,7 +62,7 @@ function config(node: string, listen: number, peer: number, priority: number, st
       },
     ],
     services: [writeService],
-    cluster: { listen: { host: '127.0.0.1', port: listen }, peers: [{ host: '127.0.0.1', port: peer }], secretEnv: SECRET_ENV, startupWaitMs },
+    cluster: { listen: { host: '127.0.0.1', port: listen }, peers: [peer].flat().map((port) => ({ host: '127.0.0.1', port })), secretEnv: SECRET_ENV, startupWaitMs },
     stateFile,
   };
 }
@@ -188,4 +189,63 @@ test('a reload moves cluster.listen (bound in prepare, swapped in commit); an un
     s.bind(pa, '127.0.0.1', () => resolve());
   });
   s.close();
+});
+
+test('of three nodes, one that hears no majority adopts the known decision, decides nothing and refuses a switch; with a majority it decides again', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-cluster-'));
+  const [pa, pb, pc] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
+  const nodes: Node[] = [];
+  t.after(async () => {
+    for (const n of nodes) await n.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // lb3 is cut off from lb1 and lb2 (here: they are not running), so VRRP makes it master.
+  // The cluster had agreed on db2 (epoch 2, decided by lb1), and lb3 kept that in its state file.
+  writeStateFile(join(dir, 'c.json'), 'lb3', [{ service: 'write', writer: 'db2', epoch: 2, decidedBy: 'lb1', reason: 'db1 down', priority: 102 }]);
+  const c = await startNode(config('lb3', pc, [pa, pb], 100, join(dir, 'c.json'), 200), 'master');
+  nodes.push(c);
+  assert.ok(c.lines.some((l) => l.includes('no majority of the cluster answered')), c.lines.join('\n'));
+  assert.equal(c.control.writer('write'), 'db2', 'the known decision is adopted while its writer is up');
+
+  // Its writer fails by lb3's checks: a node of two would decide db1 (epoch 3), and that decision
+  // would win everywhere when the partition heals. Without a majority lb3 names none and decides nothing.
+  c.control.setHealth('write', 'db2', false, 'down');
+  assert.equal(c.control.writer('write'), null);
+  assert.equal(c.cluster.decision('write')?.epoch, 2);
+  assert.match(c.cluster.switchRefusal('write') ?? '', /hears 1 of the 3 cluster nodes; a writer switch needs a majority/);
+  c.control.setHealth('write', 'db2', true, 'check passed');
+  assert.equal(c.control.writer('write'), 'db2');
+
+  // lb1 is heard: two of three, a majority. lb3, still the VRRP master, decides again.
+  const a = await startNode(config('lb1', pa, [pb, pc], 102, join(dir, 'a.json'), 300), 'backup');
+  nodes.push(a);
+  await until('lb3 hears a majority', () => c.lines.some((l) => l.includes('cluster majority heard again')));
+  assert.equal(c.cluster.switchRefusal('write'), undefined);
+  assert.equal(a.control.writer('write'), 'db2', 'lb1 adopts the decision lb3 kept');
+  c.control.setHealth('write', 'db2', false, 'down');
+  // The new decision waits for a majority heard since it became due: lb1 answers lb3's query at once.
+  assert.equal(c.control.writer('write'), null, 'nothing named before the majority answered');
+  await until('lb3 decides db1 once lb1 answered', () => c.control.writer('write') === 'db1', 2000);
+  assert.deepEqual([c.cluster.decision('write')?.epoch, c.cluster.decision('write')?.decidedBy], [3, 'lb3']);
+  await until('lb1 adopts the new decision', () => a.control.writer('write') === 'db1');
+
+  // lb2 joins as well; then lb1 and lb2 are cut off together and lb3's writer fails a moment
+  // later. lb3 still counts them as heard (their last messages are fresh), but nobody answers
+  // its query: it decides nothing, so no decision of the cut-off node outranks the others' later.
+  const b = await startNode(config('lb2', pb, [pa, pc], 101, join(dir, 'b.json'), 300), 'backup');
+  nodes.push(b);
+  await until('lb2 adopts', () => b.control.writer('write') === 'db1');
+  await a.stop();
+  await b.stop();
+  c.control.setHealth('write', 'db2', true, 'check passed');
+  c.control.setHealth('write', 'db1', false, 'down');
+  assert.equal(c.control.writer('write'), null);
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal(c.control.writer('write'), null);
+  assert.equal(c.cluster.decision('write')?.epoch, 3, 'no decision without a majority answering');
+  assert.match(c.cluster.writerViews()[0]?.why ?? '', /a new decision is due \(db1 down\), waiting for a majority of the 3 nodes to answer \(1 since/);
+  await until('lb3 loses the majority', () => c.lines.some((l) => l.includes('cluster majority lost')), 8000);
+  assert.equal(c.cluster.decision('write')?.epoch, 3, 'no decision without a majority');
+  assert.match(c.cluster.switchRefusal('write') ?? '', /hears 1 of the 3/);
 });

@@ -8,8 +8,12 @@
  *   (vrrp[].track.services) decides; so does any node for a service no
  *   instance tracks, and a node that heard no peer within its startup wait.
  *   Deciding means: run chooseWriter() from the writer currently agreed on,
- *   and make a new decision (epoch + 1) only when the writer changes. So a
- *   VRRP failover by itself changes nothing: the new master keeps the writer.
+ *   and make a new decision (epoch + 1) only when the writer changes to
+ *   another server. So a VRRP failover by itself changes nothing: the new
+ *   master keeps the writer. No server up is never decided: the node names
+ *   none and keeps the known decision (see agree()).
+ * - With three or more nodes, a node decides only while it hears a majority
+ *   of them (the subsystem turns its role to 'adopt' otherwise).
  * - Every other node adopts the winning decision's writer while that server
  *   is up by its own checks, and names no writer otherwise (it never falls
  *   back to a choice of its own, which is how two masters would get writes).
@@ -63,8 +67,7 @@ export interface AgreementOutcome {
   why: string;
 }
 
-function changeReason(current: string | null, next: string | null, candidates: readonly AgreementCandidate[], failback: boolean): string {
-  if (next === null) return current === null ? 'no server up' : `${current} down, no server up`;
+function changeReason(current: string | null, next: string, candidates: readonly AgreementCandidate[], failback: boolean): string {
   if (current === null) return `${next} first up`;
   const c = candidates.find((x) => x.name === current);
   if (!c) return `${current} removed from the config`;
@@ -95,7 +98,15 @@ export function agree(input: AgreementInput, known: Decision | undefined): Agree
   if (known && next === current) {
     return { writer: next, decision: known, made: false, why: known.decidedBy === input.node ? `decided here: ${known.reason}` : `kept from ${known.decidedBy}` };
   }
-  if (!known && next === null) return { writer: null, decision: undefined, made: false, why: 'no server up' };
+  // No server up here: name none, but decide nothing. A node that sees no
+  // server is most likely the one cut off (a partition, its own link), and a
+  // "no writer" decision would carry a higher epoch than the rest of the
+  // cluster's: when it heals, the first server this node sees up would then
+  // become everyone's writer though the agreed one never failed. Kept, the
+  // known decision still holds once its writer is back up.
+  if (next === null) {
+    return { writer: null, decision: known, made: false, why: known ? `no server up here; keeping ${current ?? 'no writer'} from ${known.decidedBy} until one is` : 'no server up' };
+  }
   const decision: Decision = {
     service: input.service,
     writer: next,

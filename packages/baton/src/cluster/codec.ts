@@ -4,7 +4,9 @@
  * are passed in, nothing here does I/O.
  *
  * A datagram is   "BTC1" | HMAC-SHA256(secret, "BTC1" | body) (32 bytes) | body
- * where body is UTF-8 JSON {node, sent_at, nonce, kind, decisions}.
+ * where body is UTF-8 JSON {node, sent_at, nonce, kind, decisions, re?}; `re`,
+ * in an answer to a query, is the query's nonce (older nodes leave it out
+ * and ignore it).
  *
  * Invariants:
  * - decodeMessage never throws: every rejection is a value with a reason,
@@ -53,6 +55,8 @@ export interface ClusterMessage {
   /** state: here are my decisions; query: the same, and answer me with yours now. */
   kind: MessageKind;
   decisions: Decision[];
+  /** In an answer to a query: that query's nonce (so the asker knows the answer is fresh). */
+  re?: string;
 }
 
 export type DropReason = 'too-short' | 'too-large' | 'bad-magic' | 'bad-mac' | 'bad-json' | 'bad-shape' | 'stale' | 'replay' | 'own';
@@ -83,6 +87,7 @@ export function encodeMessage(secret: string | Buffer, message: ClusterMessage):
         reason: d.reason,
         priority: d.priority,
       })),
+      ...(message.re !== undefined ? { re: message.re } : {}),
     }),
     'utf8',
   );
@@ -158,10 +163,11 @@ export function decodeMessage(secret: string | Buffer, data: Buffer, now: number
     if (!parsed) return { ok: false, reason: 'bad-shape', detail: 'a decision is malformed' };
     decisions.push(parsed);
   }
+  if (r.re !== undefined && (typeof r.re !== 'string' || !/^[0-9a-f]{16}$/.test(r.re))) return { ok: false, reason: 'bad-shape', detail: 're must be a nonce' };
   if (r.node === self) return { ok: false, reason: 'own', detail: 'a message from this node itself' };
   if (Math.abs(now - r.sent_at) > MAX_SKEW_MS) {
     return { ok: false, reason: 'stale', detail: `sent ${Math.round(now - r.sent_at)} ms from now (more than ${MAX_SKEW_MS} ms)` };
   }
   if (!guard.admit(r.node, r.nonce, now)) return { ok: false, reason: 'replay', detail: `nonce ${r.nonce} from ${r.node} seen before` };
-  return { ok: true, message: { node: r.node, sentAt: r.sent_at, nonce: r.nonce, kind: r.kind, decisions } };
+  return { ok: true, message: { node: r.node, sentAt: r.sent_at, nonce: r.nonce, kind: r.kind, decisions, ...(typeof r.re === 'string' ? { re: r.re } : {}) } };
 }

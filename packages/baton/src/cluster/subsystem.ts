@@ -19,6 +19,20 @@
  *   When nobody answered it logs once that it decides alone.
  * - Every decision this node learns or makes is written to the state file
  *   before it is told to the peers.
+ * - With three or more nodes (this one and its peers), a node decides only
+ *   while it heard a majority of them within ALONE_AFTER_MS, itself
+ *   included; otherwise it adopts the known decision, and refuses a switch.
+ *   So the side of a partition that cannot hear a majority never makes a
+ *   decision that would win (by its epoch) over the majority's after the
+ *   heal. Two nodes have no majority to lose: each decides when alone.
+ * - With three or more nodes, a new decision also waits until a majority
+ *   answered a query sent since it became due (the node asks its peers at
+ *   once; on a sound network the answers take a round trip; an answer names
+ *   the query's nonce, so a datagram already in flight does not count). A node cut off a moment
+ *   ago still counts its peers as heard, and its checks are the first to
+ *   fail: without this it would decide a new writer nobody hears, whose
+ *   higher epoch wins everywhere when the link heals. Meanwhile it names
+ *   the agreed writer only if that is up here.
  * - Without `cluster:` and without `state_file` this subsystem is inert
  *   and the control plane decides as a single node always did.
  */
@@ -37,7 +51,10 @@ import { readStateFile, writeStateFile } from './state-file.js';
 const BROADCAST_MS = 1000;
 /** How often VRRP roles are looked at (a new master decides within this). */
 const TICK_MS = 100;
-/** A node that heard no peer for this long decides alone. */
+/**
+ * A peer heard within this long counts as heard: toward a majority (three
+ * or more nodes), and a node of two that heard nobody for this long decides alone.
+ */
 const ALONE_AFTER_MS = 5000;
 
 export interface ClusterSources {
@@ -83,6 +100,17 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
   private ready = false;
   private stateLoaded = false;
   private lastHeardAny = 0;
+  /** When each peer node (by name) was last heard: the majority is counted by node, whatever address it sent from. */
+  private readonly heardFrom = new Map<string, number>();
+  /** Whether this node heard a majority at the last tick (undefined: not looked at yet), for the log line on a change. */
+  private hadMajority: boolean | undefined;
+  /** Services whose new decision waits for a majority heard since this time (epoch ms). */
+  private readonly confirmSince = new Map<string, number>();
+  private lastConfirmQuery = 0;
+  /** The queries this node sent lately: nonce → when. */
+  private readonly queriesSent = new Map<string, number>();
+  /** Per peer node, when the latest query it answered was sent. */
+  private readonly answeredQueryAt = new Map<string, number>();
   private rolesKey = '';
   private tickTimer: NodeJS.Timeout | undefined;
   private broadcastTimer: NodeJS.Timeout | undefined;
@@ -144,11 +172,18 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
       this.logger.info('writers from peers', { peers: [...this.peers.values()].map((p) => p.node ?? '?').join(','), wait_ms: this.now() - t0 });
     } else {
       const heard = [...this.peers.values()].filter((p) => p.lastHeard !== null).length;
-      this.logger.warn(heard > 0 ? 'not every peer answered, deciding with what was heard' : 'no peer answered, deciding alone', {
+      const majority = this.majority(config);
+      const what = !majority.ok
+        ? 'no majority of the cluster answered, adopting the known decisions until one does'
+        : heard > 0
+          ? 'not every peer answered, deciding with what was heard'
+          : 'no peer answered, deciding alone';
+      this.logger.warn(what, {
         wait_ms: wait,
         peers: config.cluster.peers.map(formatHostPort).join(','),
         heard,
       });
+      this.hadMajority = majority.ok;
     }
     this.sources.control.rethink();
   }
@@ -200,7 +235,17 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
     if (!config || !service.writer) return { writer: null, reason: 'starting' };
     const { role, priority } = this.roleOf(config, service.name);
     const known = this.known.get(service.name);
-    const out = agree({ service: service.name, writer: service.writer, candidates, role, node: config.node, priority }, known);
+    let out = agree({ service: service.name, writer: service.writer, candidates, role, node: config.node, priority }, known);
+    if (out.made) {
+      const waiting = this.awaitingMajority(config, service.name);
+      if (waiting) {
+        const current = known?.writer ?? null;
+        const keep = current !== null && candidates.some((c) => c.name === current && c.up) ? current : null;
+        out = { writer: keep, decision: known, made: false, why: `a new decision is due (${out.decision?.reason ?? 'first'}), ${waiting}` };
+      }
+    } else {
+      this.confirmSince.delete(service.name);
+    }
     if (out.made && out.decision) {
       this.logger.info('writer decided', {
         service: service.name,
@@ -246,6 +291,10 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
   switchRefusal(service: string): string | undefined {
     const config = this.config;
     if (!config?.cluster) return undefined;
+    const majority = this.majority(config);
+    if (!majority.ok) {
+      return `this node hears ${majority.heard} of the ${majority.size} cluster nodes; a writer switch needs a majority (it would be undone, or undo theirs, when the cluster is whole again)`;
+    }
     const inst = this.instanceFor(config, service);
     if (!inst || this.roleOf(config, service).role === 'decide') return undefined;
     const master = this.sources.vrrp().find((s) => s.name === inst.name)?.master;
@@ -284,15 +333,72 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
     const priority = snap?.effectivePriority ?? inst?.priority ?? 0;
     if (!config.cluster) return { role: 'decide', priority };
     if (!this.ready) return { role: 'adopt', priority };
+    const majority = this.majority(config);
+    if (!majority.ok) return { role: 'adopt', priority };
     if (!inst) return { role: 'decide', priority };
     if (snap?.state === 'master') return { role: 'decide', priority };
-    if (this.now() - this.lastHeardAny > ALONE_AFTER_MS) return { role: 'decide', priority };
+    if (majority.size < 3 && this.now() - this.lastHeardAny > ALONE_AFTER_MS) return { role: 'decide', priority };
     return { role: 'adopt', priority };
+  }
+
+  /**
+   * Undefined when a new decision for `service` may be made now; otherwise
+   * what it waits for. The first call asks every peer for its state, so the
+   * answers (or a peer's next message) confirm it within a round trip.
+   */
+  private awaitingMajority(config: BatonConfig, service: string): string | undefined {
+    const size = (config.cluster?.peers.length ?? 0) + 1;
+    if (!config.cluster || size < 3) return undefined;
+    const now = this.now();
+    const since = this.confirmSince.get(service);
+    if (since === undefined) {
+      this.confirmSince.set(service, now);
+      this.lastConfirmQuery = now;
+      this.broadcast('query');
+      return `waiting for a majority of the ${size} nodes to answer`;
+    }
+    let heard = 1;
+    for (const [node, at] of this.answeredQueryAt) if (node !== config.node && at >= since) heard++;
+    if (heard * 2 > size) {
+      this.confirmSince.delete(service);
+      return undefined;
+    }
+    return `waiting for a majority of the ${size} nodes to answer (${heard} since ${now - since} ms)`;
+  }
+
+  /**
+   * The cluster's size (this node and its peers) and how many of its nodes
+   * this node hears now, itself included; `ok` when that is a majority, or
+   * always with fewer than three nodes.
+   */
+  private majority(config: BatonConfig): { size: number; heard: number; ok: boolean } {
+    const size = (config.cluster?.peers.length ?? 0) + 1;
+    const now = this.now();
+    let heard = 1;
+    for (const [node, at] of this.heardFrom) if (node !== config.node && now - at <= ALONE_AFTER_MS) heard++;
+    heard = Math.min(heard, size);
+    return { size, heard, ok: size < 3 || heard * 2 > size };
   }
 
   private tick(): void {
     const config = this.config;
     if (!config || !this.ready) return;
+    if (config.cluster) {
+      const majority = this.majority(config);
+      if (this.hadMajority !== undefined && majority.ok !== this.hadMajority) {
+        if (majority.ok) this.logger.info('cluster majority heard again, deciding as before', { heard: majority.heard, nodes: majority.size });
+        else this.logger.warn('cluster majority lost, adopting the known decisions only', { heard: majority.heard, nodes: majority.size });
+      }
+      this.hadMajority = majority.ok;
+      // A decision waiting for answers: ask again now and then (a lost datagram), and look again.
+      if (this.confirmSince.size > 0) {
+        if (this.now() - this.lastConfirmQuery >= 500) {
+          this.lastConfirmQuery = this.now();
+          this.broadcast('query');
+        }
+        for (const service of [...this.confirmSince.keys()]) this.sources.control.rethink(service);
+      }
+    }
     const key = config.services
       .filter((s) => s.balance === 'writer')
       .map((s) => {
@@ -416,8 +522,18 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
     this.broadcastTimer = undefined;
   }
 
-  private messageFor(kind: MessageKind): Buffer {
-    return encodeMessage(this.secret, { node: this.config!.node, sentAt: this.now(), nonce: newNonce(), kind, decisions: [...this.known.values()] });
+  private messageFor(kind: MessageKind, re?: string): Buffer {
+    const nonce = newNonce();
+    const now = this.now();
+    if (kind === 'query') {
+      // Bounded: a query is answered within a round trip or not at all; keep 10 s of them.
+      for (const [n, at] of this.queriesSent) {
+        if (now - at <= 10_000 && this.queriesSent.size < 1000) break;
+        this.queriesSent.delete(n);
+      }
+      this.queriesSent.set(nonce, now);
+    }
+    return encodeMessage(this.secret, { node: this.config!.node, sentAt: now, nonce, kind, decisions: [...this.known.values()], ...(re !== undefined ? { re } : {}) });
   }
 
   private broadcast(kind: MessageKind): void {
@@ -426,11 +542,11 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
     for (const peer of cluster.peers) this.sendTo(kind, peer.host, peer.port);
   }
 
-  private sendTo(kind: MessageKind, host: string, port: number): void {
+  private sendTo(kind: MessageKind, host: string, port: number, re?: string): void {
     const socket = this.socket;
     if (!socket) return;
     // A fresh nonce per datagram: the same bytes twice would be a replay.
-    socket.send(this.messageFor(kind), port, host, (err) => {
+    socket.send(this.messageFor(kind, re), port, host, (err) => {
       if (err) this.logger.debug('cluster send failed', { to: `${host}:${port}`, error: describeError(err) });
     });
     this.counters.sent++;
@@ -449,6 +565,11 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
     this.counters.received++;
     const msg = r.message;
     this.lastHeardAny = now;
+    const before = this.heardFrom.get(msg.node);
+    this.heardFrom.set(msg.node, now);
+    // A peer heard again after a silence (a healed partition, a restart) gets our decisions at once,
+    // not up to a second later: the cluster converges on one decision sooner.
+    const back = before === undefined || now - before > ALONE_AFTER_MS;
     const from = formatHostPort({ host: rinfo.address, port: rinfo.port });
     const peer = this.peers.get(from);
     if (peer) {
@@ -464,8 +585,13 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
         this.logger.info('writer decision adopted', { service: d.service, writer: d.writer ?? 'none', epoch: d.epoch, decided_by: d.decidedBy, reason: d.reason, from: msg.node });
       }
     }
-    if (msg.kind === 'query') this.sendTo('state', rinfo.address, rinfo.port);
+    if (msg.re !== undefined) {
+      const askedAt = this.queriesSent.get(msg.re);
+      if (askedAt !== undefined && askedAt > (this.answeredQueryAt.get(msg.node) ?? -Infinity)) this.answeredQueryAt.set(msg.node, askedAt);
+    }
+    if (msg.kind === 'query') this.sendTo('state', rinfo.address, rinfo.port, msg.nonce);
+    else if (back) this.sendTo('state', rinfo.address, rinfo.port);
     if (this.startupAnswered && [...this.peers.values()].every((p) => p.lastHeard !== null)) this.startupAnswered();
-    if (this.ready) for (const service of changed) this.sources.control.rethink(service);
+    if (this.ready) for (const service of new Set([...changed, ...this.confirmSince.keys()])) this.sources.control.rethink(service);
   }
 }
