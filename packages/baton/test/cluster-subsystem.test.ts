@@ -244,8 +244,48 @@ test('of three nodes, one that hears no majority adopts the known decision, deci
   await new Promise((r) => setTimeout(r, 1200));
   assert.equal(c.control.writer('write'), null);
   assert.equal(c.cluster.decision('write')?.epoch, 3, 'no decision without a majority answering');
-  assert.match(c.cluster.writerViews()[0]?.why ?? '', /a new decision is due \(db1 down\), waiting for a majority of the 3 nodes to answer \(1 since/);
+  assert.match(c.cluster.writerViews()[0]?.why ?? '', /a new decision is due \(db1 down\), waiting for a majority of the 3 nodes to answer \(1 of 3 nodes since/);
   await until('lb3 loses the majority', () => c.lines.some((l) => l.includes('cluster majority lost')), 8000);
   assert.equal(c.cluster.decision('write')?.epoch, 3, 'no decision without a majority');
   assert.match(c.cluster.switchRefusal('write') ?? '', /hears 1 of the 3/);
+});
+
+test('of two nodes, the master decides once its peer answered; cut off a moment ago it waits, and decides alone only after 5 s of silence', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-cluster-'));
+  const [pa, pb] = [await freeUdpPort(), await freeUdpPort()];
+  const nodes: Node[] = [];
+  t.after(async () => {
+    for (const n of nodes) await n.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const a = await startNode(config('lb1', pa, pb, 102, join(dir, 'a.json'), 200), 'master');
+  nodes.push(a);
+  const b = await startNode(config('lb2', pb, pa, 101, join(dir, 'b.json'), 1000), 'backup');
+  nodes.push(b);
+  await until('both name db1', () => a.control.writer('write') === 'db1' && b.control.writer('write') === 'db1');
+  const epoch = a.cluster.decision('write')!.epoch;
+
+  // The writer fails: lb2 answers lb1's query within a round trip.
+  const failedAt = Date.now();
+  a.control.setHealth('write', 'db1', false, 'down');
+  await until('lb1 decides db2', () => a.control.writer('write') === 'db2', 1000);
+  t.diagnostic(`decided ${Date.now() - failedAt} ms after the writer failed`);
+  assert.equal(a.cluster.decision('write')!.epoch, epoch + 1);
+  await until('lb2 adopts db2', () => b.control.writer('write') === 'db2');
+
+  // lb2 is cut off and lb1's writer fails a moment later: lb1 waits for an answer that does not come.
+  await b.stop();
+  a.control.setHealth('write', 'db1', true, 'check passed');
+  a.control.setHealth('write', 'db2', false, 'down');
+  const cutAt = Date.now();
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(a.control.writer('write'), null, 'no decision while the peer was heard a moment ago');
+  assert.equal(a.cluster.decision('write')!.epoch, epoch + 1);
+  assert.match(a.cluster.writerViews()[0]?.why ?? '', /waiting for the peer to answer/);
+  // After 5 s without a word from lb2, lb1 is a lone survivor and decides.
+  await until('lb1 decides alone', () => a.control.writer('write') === 'db1', 7000);
+  const aloneMs = Date.now() - cutAt;
+  t.diagnostic(`decided alone ${aloneMs} ms after the peer went silent`);
+  assert.ok(aloneMs >= 4000, `decided alone after ${aloneMs} ms`);
+  assert.equal(a.cluster.decision('write')!.epoch, epoch + 2);
 });

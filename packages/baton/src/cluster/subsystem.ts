@@ -25,10 +25,12 @@
  *   So the side of a partition that cannot hear a majority never makes a
  *   decision that would win (by its epoch) over the majority's after the
  *   heal. Two nodes have no majority to lose: each decides when alone.
- * - With three or more nodes, a new decision also waits until a majority
+ * - A new decision also waits until a majority (of two nodes: the peer)
  *   answered a query sent since it became due (the node asks its peers at
  *   once; on a sound network the answers take a round trip; an answer names
- *   the query's nonce, so a datagram already in flight does not count). A node cut off a moment
+ *   the query's nonce, so a datagram already in flight does not count).
+ *   Of two nodes, one that heard nothing from its peer for ALONE_AFTER_MS
+ *   decides without waiting. A node cut off a moment
  *   ago still counts its peers as heard, and its checks are the first to
  *   fail: without this it would decide a new writer nobody hears, whose
  *   higher epoch wins everywhere when the link heals. Meanwhile it names
@@ -56,6 +58,8 @@ const TICK_MS = 100;
  * or more nodes), and a node of two that heard nobody for this long decides alone.
  */
 const ALONE_AFTER_MS = 5000;
+/** A message that arrives this long after a decision became due was not already in flight when it did. */
+const IN_FLIGHT_MS = 250;
 
 export interface ClusterSources {
   logger: Logger;
@@ -347,23 +351,34 @@ export class ClusterSubsystem implements Subsystem, WriterArbiter {
    * answers (or a peer's next message) confirm it within a round trip.
    */
   private awaitingMajority(config: BatonConfig, service: string): string | undefined {
-    const size = (config.cluster?.peers.length ?? 0) + 1;
-    if (!config.cluster || size < 3) return undefined;
+    if (!config.cluster) return undefined;
+    const size = config.cluster.peers.length + 1;
     const now = this.now();
+    // Of two nodes, one that heard nothing from its peer for ALONE_AFTER_MS decides alone: a lone survivor must.
+    if (size < 3 && now - this.lastHeardAny > ALONE_AFTER_MS) {
+      this.confirmSince.delete(service);
+      return undefined;
+    }
+    const whom = size < 3 ? 'the peer' : `a majority of the ${size} nodes`;
     const since = this.confirmSince.get(service);
     if (since === undefined) {
       this.confirmSince.set(service, now);
       this.lastConfirmQuery = now;
       this.broadcast('query');
-      return `waiting for a majority of the ${size} nodes to answer`;
+      return `waiting for ${whom} to answer`;
     }
+    // A peer confirms by answering a query sent since, or (a node of an older version, which does
+    // not name the query it answers) by any message that arrived well after: not one in flight.
     let heard = 1;
-    for (const [node, at] of this.answeredQueryAt) if (node !== config.node && at >= since) heard++;
+    for (const [node, at] of this.heardFrom) {
+      if (node === config.node) continue;
+      if ((this.answeredQueryAt.get(node) ?? -Infinity) >= since || at >= since + IN_FLIGHT_MS) heard++;
+    }
     if (heard * 2 > size) {
       this.confirmSince.delete(service);
       return undefined;
     }
-    return `waiting for a majority of the ${size} nodes to answer (${heard} since ${now - since} ms)`;
+    return `waiting for ${whom} to answer (${heard} of ${size} nodes since ${now - since} ms)`;
   }
 
   /**
