@@ -4,7 +4,7 @@
  * choice, a message with a bad MAC changes nothing and is counted, and a
  * lone node's restart keeps the decision from its state file.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -90,6 +90,24 @@ async function startNode(cfg: BatonConfig, vrrpState: InstanceSnapshot['state'])
   return node;
 }
 
+/** A temp dir and `count` free UDP ports; the nodes started through it are stopped, and the dir removed, after the test. */
+async function lab(t: TestContext, count: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-cluster-'));
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) ports.push(await freeUdpPort());
+  const nodes: Node[] = [];
+  t.after(async () => {
+    for (const n of nodes) await n.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const start = async (cfg: BatonConfig, state: InstanceSnapshot['state']): Promise<Node> => {
+    const n = await startNode(cfg, state);
+    nodes.push(n);
+    return n;
+  };
+  return { dir, ports: ports as [number, number, number], start };
+}
+
 async function until(what: string, fn: () => boolean, timeoutMs = 3000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!fn()) {
@@ -99,17 +117,10 @@ async function until(what: string, fn: () => boolean, timeoutMs = 3000): Promise
 }
 
 test('a starting node adopts its peer\'s writer, ignores a forged message, and keeps the decision across a lone restart', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'baton-cluster-'));
-  const [pa, pb] = [await freeUdpPort(), await freeUdpPort()];
-  const nodes: Node[] = [];
-  t.after(async () => {
-    for (const n of nodes) await n.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, ports: [pa, pb], start } = await lab(t, 2);
 
   // lb1, the VRRP master, starts alone: it decides db1, then db1 fails and it decides db2.
-  const a = await startNode(config('lb1', pa, pb, 102, join(dir, 'a.json'), 200), 'master');
-  nodes.push(a);
+  const a = await start(config('lb1', pa, pb, 102, join(dir, 'a.json'), 200), 'master');
   assert.ok(a.lines.some((l) => l.includes('no peer answered, deciding alone')), a.lines.join('\n'));
   assert.equal(a.control.writer('write'), 'db1');
   a.control.setHealth('write', 'db1', false, 'down');
@@ -119,8 +130,7 @@ test('a starting node adopts its peer\'s writer, ignores a forged message, and k
 
   // lb2 starts (the backup's restart): both servers are up to it, and on its
   // own it would name db1; it asks lb1 and names db2.
-  const b = await startNode(config('lb2', pb, pa, 101, join(dir, 'b.json')), 'backup');
-  nodes.push(b);
+  const b = await start(config('lb2', pb, pa, 101, join(dir, 'b.json')), 'backup');
   assert.ok(b.lines.some((l) => l.includes('writers from peers')), b.lines.join('\n'));
   assert.equal(b.control.writer('write'), 'db2');
   assert.equal(b.cluster.decision('write')?.epoch, 2);
@@ -149,8 +159,7 @@ test('a starting node adopts its peer\'s writer, ignores a forged message, and k
   const saved = JSON.parse(readFileSync(join(dir, 'b.json'), 'utf8')) as { decisions: Array<{ writer: string; epoch: number }> };
   assert.deepEqual([saved.decisions[0]?.writer, saved.decisions[0]?.epoch], ['db2', 2]);
   await b.stop();
-  const b2 = await startNode(config('lb2', pb, pa, 101, join(dir, 'b.json'), 200), 'master');
-  nodes.push(b2);
+  const b2 = await start(config('lb2', pb, pa, 101, join(dir, 'b.json'), 200), 'master');
   assert.equal(b2.control.writer('write'), 'db2');
 });
 
@@ -192,19 +201,12 @@ test('a reload moves cluster.listen (bound in prepare, swapped in commit); an un
 });
 
 test('of three nodes, one that hears no majority adopts the known decision, decides nothing and refuses a switch; with a majority it decides again', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'baton-cluster-'));
-  const [pa, pb, pc] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
-  const nodes: Node[] = [];
-  t.after(async () => {
-    for (const n of nodes) await n.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, ports: [pa, pb, pc], start } = await lab(t, 3);
 
   // lb3 is cut off from lb1 and lb2 (here: they are not running), so VRRP makes it master.
   // The cluster had agreed on db2 (epoch 2, decided by lb1), and lb3 kept that in its state file.
   writeStateFile(join(dir, 'c.json'), 'lb3', [{ service: 'write', writer: 'db2', epoch: 2, decidedBy: 'lb1', reason: 'db1 down', priority: 102 }]);
-  const c = await startNode(config('lb3', pc, [pa, pb], 100, join(dir, 'c.json'), 200), 'master');
-  nodes.push(c);
+  const c = await start(config('lb3', pc, [pa, pb], 100, join(dir, 'c.json'), 200), 'master');
   assert.ok(c.lines.some((l) => l.includes('no majority of the cluster answered')), c.lines.join('\n'));
   assert.equal(c.control.writer('write'), 'db2', 'the known decision is adopted while its writer is up');
 
@@ -218,8 +220,7 @@ test('of three nodes, one that hears no majority adopts the known decision, deci
   assert.equal(c.control.writer('write'), 'db2');
 
   // lb1 is heard: two of three, a majority. lb3, still the VRRP master, decides again.
-  const a = await startNode(config('lb1', pa, [pb, pc], 102, join(dir, 'a.json'), 300), 'backup');
-  nodes.push(a);
+  const a = await start(config('lb1', pa, [pb, pc], 102, join(dir, 'a.json'), 300), 'backup');
   await until('lb3 hears a majority', () => c.lines.some((l) => l.includes('cluster majority heard again')));
   assert.equal(c.cluster.switchRefusal('write'), undefined);
   assert.equal(a.control.writer('write'), 'db2', 'lb1 adopts the decision lb3 kept');
@@ -233,8 +234,7 @@ test('of three nodes, one that hears no majority adopts the known decision, deci
   // lb2 joins as well; then lb1 and lb2 are cut off together and lb3's writer fails a moment
   // later. lb3 still counts them as heard (their last messages are fresh), but nobody answers
   // its query: it decides nothing, so no decision of the cut-off node outranks the others' later.
-  const b = await startNode(config('lb2', pb, [pa, pc], 101, join(dir, 'b.json'), 300), 'backup');
-  nodes.push(b);
+  const b = await start(config('lb2', pb, [pa, pc], 101, join(dir, 'b.json'), 300), 'backup');
   await until('lb2 adopts', () => b.control.writer('write') === 'db1');
   await a.stop();
   await b.stop();
@@ -251,17 +251,9 @@ test('of three nodes, one that hears no majority adopts the known decision, deci
 });
 
 test('of two nodes, the master decides once its peer answered; cut off a moment ago it waits, and decides alone only after 5 s of silence', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'baton-cluster-'));
-  const [pa, pb] = [await freeUdpPort(), await freeUdpPort()];
-  const nodes: Node[] = [];
-  t.after(async () => {
-    for (const n of nodes) await n.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const a = await startNode(config('lb1', pa, pb, 102, join(dir, 'a.json'), 200), 'master');
-  nodes.push(a);
-  const b = await startNode(config('lb2', pb, pa, 101, join(dir, 'b.json'), 1000), 'backup');
-  nodes.push(b);
+  const { dir, ports: [pa, pb], start } = await lab(t, 2);
+  const a = await start(config('lb1', pa, pb, 102, join(dir, 'a.json'), 200), 'master');
+  const b = await start(config('lb2', pb, pa, 101, join(dir, 'b.json'), 1000), 'backup');
   await until('both name db1', () => a.control.writer('write') === 'db1' && b.control.writer('write') === 'db1');
   const epoch = a.cluster.decision('write')!.epoch;
 

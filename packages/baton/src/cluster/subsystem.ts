@@ -29,12 +29,12 @@
  *   answered a query sent since it became due (the node asks its peers at
  *   once; on a sound network the answers take a round trip; an answer names
  *   the query's nonce, so a datagram already in flight does not count).
+ *   Why: a node cut off a moment ago still counts its peers as heard, and
+ *   its checks are the first to fail; without this it would decide a new
+ *   writer nobody hears, whose higher epoch wins everywhere when the link
+ *   heals. Meanwhile it names the agreed writer only if that is up here.
  *   Of two nodes, one that heard nothing from its peer for ALONE_AFTER_MS
- *   decides without waiting. A node cut off a moment
- *   ago still counts its peers as heard, and its checks are the first to
- *   fail: without this it would decide a new writer nobody hears, whose
- *   higher epoch wins everywhere when the link heals. Meanwhile it names
- *   the agreed writer only if that is up here.
+ *   decides without waiting (a lone survivor must).
  * - Without `cluster:` and without `state_file` this subsystem is inert
  *   and the control plane decides as a single node always did.
  */

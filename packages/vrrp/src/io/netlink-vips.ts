@@ -20,9 +20,10 @@
  *   before its router runs, so a node that does not become master never
  *   answers for a VIP; one that does becomes master through add() anyway.
  * - With `lifetimeS`, every VIP is added with that valid and preferred
- *   lifetime and, from a successful add() until the next remove() or close(),
- *   the lifetime is renewed every `refreshMs` (a failed add is retried by it). A node killed outright (the
- *   whole process group, by SIGKILL or the OOM killer) cannot run remove():
+ *   lifetime and, from an add() until the next remove() or close(), the
+ *   lifetime is renewed every `refreshMs` (which also retries an add that
+ *   failed). A node killed outright (the whole process group, by SIGKILL
+ *   or the OOM killer) cannot run remove():
  *   its kernel drops the VIPs once the lifetime runs out instead of answering
  *   ARP for them, with connection refusals, until the node starts again. The
  *   renewal is queued on the same chain as add() and remove(), so it never
@@ -85,7 +86,7 @@ export function createNetlinkVipManager(options: NetlinkVipOptions): NetlinkVipM
     throw new BatonError('invalid-config', `VIP lifetime must be a whole number of seconds ≥ 1, got ${lifetimeS}`);
   }
   const refreshMs = options.refreshMs ?? 1000;
-  /** True from a successful add() until the next remove() or close(): the lifetime is being renewed. */
+  /** True from an add() until the next remove() or close(): the lifetime is being renewed. */
   let held = false;
   let refreshTimer: NodeJS.Timeout | undefined;
   /** The last renewal failed (logged once until one succeeds again). */
